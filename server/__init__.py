@@ -1,0 +1,33 @@
+"""Wangge server: the Flask API and web pages.
+
+create_app() only wires things together; each feature package registers its own routes and CLI commands.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from flask import Flask
+
+from . import api, config, errors, extensions
+from .geo import cli as geo_cli
+
+__version__ = "0.1.0"
+
+
+def create_app(overrides: Mapping | None = None) -> Flask:
+    overrides = dict(overrides or {})
+    # Tests and deployments may place the instance folder (SQLite file, secret key, uploads) anywhere.
+    instance_path = overrides.pop("INSTANCE_PATH", None) or os.environ.get("WANGGE_INSTANCE_PATH")
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.from_mapping(config.from_environment(app.instance_path))
+    app.config.update(overrides)
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+
+    extensions.init_app(app)
+    errors.init_app(app)
+    api.init_app(app)
+    geo_cli.init_app(app)
+    return app

@@ -1,0 +1,33 @@
+"""The /api/v1 blueprint: feature blueprints nest under it so every API URL shares one prefix."""
+from datetime import datetime, timezone
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+
+from .extensions import db
+from .geo.routes import bp as geo_bp
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp.register_blueprint(geo_bp)
+
+
+def server_time() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@bp.get("/health")
+def health():
+    """Liveness and database reachability, for load balancers and the tablet's connectivity probe."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        database = "ok"
+    except Exception:  # the whole point is to report any database failure instead of raising
+        current_app.logger.exception("health check: database unreachable")
+        database = "unavailable"
+    body = {"status": "ok" if database == "ok" else "degraded", "database": database,
+            "server_time": server_time(), "version": current_app.config.get("VERSION", "0.1.0")}
+    return jsonify(body), 200 if database == "ok" else 503
+
+
+def init_app(app):
+    app.register_blueprint(bp)

@@ -1,0 +1,1 @@
+"""Geography: districts > streets > communities > grids, their import, lookup and GeoJSON API."""
