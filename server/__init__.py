@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from flask import Flask
 
-from . import api, config, errors, extensions
+from . import api, config, errors, extensions, models  # noqa: F401  (models: register all tables)
 from .geo import cli as geo_cli
 
 __version__ = "0.1.0"

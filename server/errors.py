@@ -19,6 +19,7 @@ class ServiceError(Exception):
 
     status = 400
     code = "bad_request"
+    headers: dict[str, str] = {}
 
     def __init__(self, message: str, errors: dict | None = None):
         super().__init__(message)
@@ -28,6 +29,15 @@ class ServiceError(Exception):
 
 class BadRequest(ServiceError):
     status, code = 400, "bad_request"
+
+
+class Unauthorized(ServiceError):
+    status, code = 401, "unauthorized"
+    headers = {"WWW-Authenticate": 'Bearer realm="wangge"'}
+
+
+class Forbidden(ServiceError):
+    status, code = 403, "forbidden"
 
 
 class NotFound(ServiceError):
@@ -42,6 +52,10 @@ class Unprocessable(ServiceError):
     status, code = 422, "validation_error"
 
 
+class PayloadTooLarge(ServiceError):
+    status, code = 413, "payload_too_large"
+
+
 def error_body(status: int, code: str, message: str, errors: dict | None = None):
     response = jsonify({"code": code, "status": status, "message": message, "errors": errors or {}})
     response.status_code = status
@@ -49,7 +63,9 @@ def error_body(status: int, code: str, message: str, errors: dict | None = None)
 
 
 def _service_error(error: ServiceError):
-    return error_body(error.status, error.code, error.message, error.errors)
+    response = error_body(error.status, error.code, error.message, error.errors)
+    response.headers.update(error.headers)
+    return response
 
 
 def _validation_error(error: ValidationError):

@@ -1,0 +1,87 @@
+"""Who is calling: bearer-token authentication and role checks for API routes.
+
+`require(...)` checks the token and role before the view runs and leaves a Principal in `g.principal`; services get
+the principal passed in explicitly and never read the request themselves.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from flask import g, request
+
+from ..devices.models import Device
+from ..errors import Forbidden, Unauthorized
+from ..extensions import db
+from .models import User
+from .scope import Scope
+from .tokens import find_token
+
+ROLES = ("grid_admin", "supervisor", "inspector", "city_viewer", "admin")
+
+
+@dataclass
+class Principal:
+    user: User
+    device: Device | None = None  # set when the token is a tablet's device token
+
+    @property
+    def role(self) -> str:
+        return self.user.role
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(tuple(self.user.scope_codes))
+
+    @property
+    def sees_confidential(self) -> bool:
+        return self.user.role == "inspector"
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; they are stored in UTC.
+    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+
+
+def authenticate() -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("A bearer token is required.", {"Authorization": ["missing or not a Bearer token"]})
+    row = find_token(token.strip())
+    now = datetime.now(timezone.utc)
+    if row is None or row.revoked_at is not None or (row.expires_at and _aware(row.expires_at) <= now):
+        raise Unauthorized("The token is unknown, expired or revoked.", {"Authorization": ["invalid token"]})
+    if not row.user.active:
+        raise Unauthorized("This account is disabled.", {"Authorization": ["account disabled"]})
+    device = None
+    if row.device_id is not None:
+        device = db.session.get(Device, row.device_id)
+        if device is None or device.revoked_at is not None:
+            raise Unauthorized("This device has been revoked.", {"Authorization": ["device revoked"]})
+    return Principal(user=row.user, device=device)
+
+
+def require(*roles: str, device: bool = False):
+    """Decorator: a valid token, one of `roles` (any role when empty), and a device token when `device`."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            principal = authenticate()
+            if device and principal.device is None:
+                raise Forbidden("This endpoint needs a device token (enroll the tablet first).")
+            if roles and principal.role not in roles:
+                raise Forbidden(f"The role {principal.role!r} may not do this.")
+            g.principal = principal
+            return view(*args, **kwargs)
+
+        wrapper.required_roles = roles
+        return wrapper
+
+    return decorate
+
+
+def current_principal() -> Principal:
+    return g.principal

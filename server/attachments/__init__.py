@@ -1,0 +1,1 @@
+"""Photos and other files: content-addressed by SHA-256, uploaded in resumable chunks."""

@@ -1,0 +1,1 @@
+"""Tablets: one-time enrollment codes, device tokens, and each tablet's sync health."""

@@ -1,0 +1,1 @@
+"""The offline sync protocol: push (idempotent mutations), pull (change log after a cursor), conflicts."""

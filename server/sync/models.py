@@ -1,0 +1,44 @@
+"""What the sync protocol stores: every acknowledged mutation (for idempotency) and the change log (for pull)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ..geo.models import utcnow
+from ..types import BigIntPK, JSONType
+
+
+class Mutation(db.Model):
+    """An applied (or conflicted) mutation; the unique mutation_id makes every retry a duplicate, never a copy."""
+
+    __tablename__ = "sync_mutations"
+    __table_args__ = (Index("ix_sync_mutations_device_seq", "device_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    mutation_id: Mapped[str] = mapped_column(String(36), unique=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    record_id: Mapped[str] = mapped_column(String(36), index=True)
+    op: Mapped[str] = mapped_column(String(8))
+    body_sha256: Mapped[str] = mapped_column(String(64))  # a reused mutation_id with another body is refused
+    status: Mapped[str] = mapped_column(String(12))  # applied | conflict
+    result: Mapped[dict] = mapped_column(JSONType)  # the exact answer, sent again for a duplicate
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ChangeLogEntry(db.Model):
+    """One server-side change of a record, in commit order; its id is what pull cursors point at."""
+
+    __tablename__ = "change_log"
+    __table_args__ = (Index("ix_change_log_grid_id", "grid_code", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    record_id: Mapped[str] = mapped_column(String(36))
+    grid_code: Mapped[str] = mapped_column(String(15))
+    version: Mapped[int] = mapped_column(Integer)
+    origin_device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
