@@ -1,0 +1,6 @@
+"""CLI commands for accounts: thin wrappers over the services."""
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    pass

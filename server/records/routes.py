@@ -1,0 +1,4 @@
+"""records API routes: parse with a schema, call a service, dump with a schema."""
+from flask import Blueprint
+
+bp = Blueprint("records", __name__)
