@@ -1,10 +1,9 @@
 """The /api/v1 blueprint: feature blueprints nest under it so every API URL shares one prefix."""
-from datetime import datetime, timezone
-
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from .extensions import db
+from .timeutil import iso, utcnow
 from .accounts.routes import bp as accounts_bp
 from .attachments.routes import bp as attachments_bp
 from .devices.routes import bp as devices_bp
@@ -18,7 +17,7 @@ for feature in (geo_bp, accounts_bp, devices_bp, records_bp, sync_bp, attachment
 
 
 def server_time() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(utcnow())
 
 
 @bp.get("/health")
@@ -33,6 +32,13 @@ def health():
     body = {"status": "ok" if database == "ok" else "degraded", "database": database,
             "server_time": server_time(), "version": current_app.config.get("VERSION", "0.1.0")}
     return jsonify(body), 200 if database == "ok" else 503
+
+
+@bp.after_request
+def stamp_server_time(response):
+    """Every API answer carries the server clock, so tablets can measure their skew on any request."""
+    response.headers["X-Server-Time"] = server_time()
+    return response
 
 
 def init_app(app):

@@ -17,3 +17,17 @@ def parse_query(schema: Schema, args) -> dict:
         return schema.load(args.to_dict(flat=True))
     except ValidationError as error:
         raise BadRequest("The query string has invalid arguments.", error.messages) from error
+
+
+def json_body() -> dict:
+    """The request's JSON object; anything else (no body, not JSON, a list) is a 400 naming the body."""
+    from flask import request
+
+    data = request.get_json(silent=True)
+    if data is None:
+        # Distinguish "not JSON at all" from "JSON null" only in the message; both are the client's mistake.
+        raise BadRequest("The body must be a JSON object (Content-Type: application/json).",
+                         {"body": ["malformed or missing JSON"]})
+    if not isinstance(data, dict):
+        raise BadRequest("The body must be a JSON object.", {"body": ["must be a JSON object"]})
+    return data

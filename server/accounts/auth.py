@@ -14,6 +14,7 @@ from flask import g, request
 from ..devices.models import Device
 from ..errors import Forbidden, Unauthorized
 from ..extensions import db
+from ..timeutil import aware
 from .models import User
 from .scope import Scope
 from .tokens import find_token
@@ -39,11 +40,6 @@ class Principal:
         return self.user.role == "inspector"
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; they are stored in UTC.
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
-
-
 def authenticate() -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -51,7 +47,7 @@ def authenticate() -> Principal:
         raise Unauthorized("A bearer token is required.", {"Authorization": ["missing or not a Bearer token"]})
     row = find_token(token.strip())
     now = datetime.now(timezone.utc)
-    if row is None or row.revoked_at is not None or (row.expires_at and _aware(row.expires_at) <= now):
+    if row is None or row.revoked_at is not None or (row.expires_at and aware(row.expires_at) <= now):
         raise Unauthorized("The token is unknown, expired or revoked.", {"Authorization": ["invalid token"]})
     if not row.user.active:
         raise Unauthorized("This account is disabled.", {"Authorization": ["account disabled"]})

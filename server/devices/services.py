@@ -12,6 +12,7 @@ from ..accounts.models import User
 from ..accounts.tokens import DEVICE_TOKEN_LIFETIME, issue_token, revoke_tokens
 from ..errors import NotFound, Unauthorized, Unprocessable
 from ..extensions import db
+from ..timeutil import aware, utcnow
 from .models import Device, EnrollmentCode
 
 ENROLLMENT_LIFETIME = timedelta(hours=24)
@@ -21,11 +22,7 @@ CLOCK_SKEW_FLAG_SECONDS = 300
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+    return utcnow()
 
 
 def normalize_code(code: str) -> str:
@@ -54,7 +51,7 @@ def create_enrollment(user: User, created_by: User | None = None,
 def enroll(code: str, label: str | None = None, app_version: str | None = None) -> tuple[Device, str]:
     """Exchange a one-time code for a device and its token. The code is spent even if the response is lost."""
     row = db.session.scalar(select(EnrollmentCode).where(EnrollmentCode.code_hash == _code_hash(code)))
-    if row is None or row.used_at is not None or _aware(row.expires_at) <= _now():
+    if row is None or row.used_at is not None or aware(row.expires_at) <= _now():
         raise Unauthorized("The enrollment code is unknown, used or expired; ask your supervisor for a new one.",
                            {"code": ["unknown, used or expired"]})
     if not row.user.active:
@@ -94,7 +91,7 @@ def record_health(device: Device, health: dict, device_time: datetime | None) ->
         if key in health and health[key] is not None:
             setattr(device, key, health[key])
     if device_time is not None:
-        device.clock_skew_s = round((_aware(device_time) - now).total_seconds(), 1)
+        device.clock_skew_s = round((aware(device_time) - now).total_seconds(), 1)
 
 
 def clock_skew_flagged(device: Device) -> bool:

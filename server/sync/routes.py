@@ -1,4 +1,23 @@
-"""sync API routes: parse with a schema, call a service, dump with a schema."""
-from flask import Blueprint
+"""Sync routes: only translation between HTTP and the sync services."""
+from flask import Blueprint, jsonify, request
+
+from ..accounts.auth import current_principal, require
+from ..schemas import json_body, parse_query
+from . import services
+from .schemas import PullQuerySchema, PushSchema
 
 bp = Blueprint("sync", __name__)
+
+
+@bp.post("/sync/push")
+@require("grid_admin", device=True)
+def push():
+    envelope = PushSchema().load(json_body())
+    return jsonify(services.push(current_principal(), envelope))
+
+
+@bp.get("/sync/pull")
+@require("grid_admin", device=True)
+def pull():
+    args = parse_query(PullQuerySchema(), request.args)
+    return jsonify(services.pull(current_principal(), args.get("cursor"), args["limit"]))

@@ -1,0 +1,51 @@
+"""Wire schemas of the sync protocol (see docs/sync-protocol.md)."""
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from ..schemas import BaseSchema
+
+MAX_BATCH = 500
+
+
+class HealthSchema(BaseSchema):
+    outbox_depth = fields.Integer(strict=True, validate=validate.Range(min=0), allow_none=True)
+    oldest_unsent_age_s = fields.Integer(strict=True, validate=validate.Range(min=0), allow_none=True)
+    failed_attachments = fields.Integer(strict=True, validate=validate.Range(min=0), allow_none=True)
+    app_version = fields.String(validate=validate.Length(max=32), allow_none=True)
+
+
+class PushSchema(BaseSchema):
+    """The envelope; each mutation is validated on its own so one bad item cannot sink the batch."""
+
+    device_time = fields.AwareDateTime(allow_none=True)
+    health = fields.Nested(HealthSchema, load_default=dict)
+    mutations = fields.List(fields.Raw(), required=True,
+                            validate=validate.Length(max=MAX_BATCH, error=f"at most {MAX_BATCH} mutations a push"))
+
+
+class MutationSchema(BaseSchema):
+    mutation_id = fields.UUID(required=True)
+    seq = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    record_id = fields.UUID(required=True)
+    op = fields.String(required=True, validate=validate.OneOf(["create", "update"]))
+    base_version = fields.Integer(strict=True, validate=validate.Range(min=1), allow_none=True)
+    category = fields.String(validate=validate.Length(max=32))
+    grid_code = fields.String(validate=validate.Regexp(r"^\d{15}$", error="must be a 15-digit grid code"))
+    device_time = fields.AwareDateTime(required=True)
+    server_time_est = fields.AwareDateTime(allow_none=True)
+    fields_ = fields.Dict(keys=fields.String(), data_key="fields", attribute="fields", required=True)
+
+    @validates_schema
+    def _op_rules(self, data, **kwargs):
+        if data.get("op") == "create":
+            missing = {name: ["required for a create"] for name in ("category", "grid_code") if not data.get(name)}
+            if data.get("base_version") is not None:
+                missing["base_version"] = ["must be empty for a create"]
+            if missing:
+                raise ValidationError(missing)
+        if data.get("op") == "update" and data.get("base_version") is None:
+            raise ValidationError({"base_version": ["required for an update"]})
+
+
+class PullQuerySchema(BaseSchema):
+    cursor = fields.String(validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
