@@ -6,11 +6,13 @@ import secrets
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload
 
-from ..accounts.models import User
+from ..accounts.models import User, UserScope
+from ..accounts.scope import Scope
 from ..accounts.tokens import DEVICE_TOKEN_LIFETIME, issue_token, revoke_tokens
-from ..errors import NotFound, Unauthorized, Unprocessable
+from ..errors import Forbidden, NotFound, Unauthorized, Unprocessable
 from ..extensions import db
 from ..timeutil import aware, utcnow
 from .models import Device, EnrollmentCode
@@ -19,6 +21,7 @@ ENROLLMENT_LIFETIME = timedelta(hours=24)
 # No 0/O or 1/I/L: codes are read aloud and typed on tablets.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CLOCK_SKEW_FLAG_SECONDS = 300
+STALE_AFTER = timedelta(hours=24)  # no push for this long, or something unsent for this long: flag the tablet
 
 
 def _now() -> datetime:
@@ -96,3 +99,59 @@ def record_health(device: Device, health: dict, device_time: datetime | None) ->
 
 def clock_skew_flagged(device: Device) -> bool:
     return device.clock_skew_s is not None and abs(device.clock_skew_s) > CLOCK_SKEW_FLAG_SECONDS
+
+
+def is_stale(device: Device, now: datetime | None = None) -> bool:
+    """No push for 24 h (counted from enrollment until the first push), or the oldest unsent item older than 24 h.
+    A revoked tablet is not expected to push, so it is never stale."""
+    if device.revoked_at is not None:
+        return False
+    last = aware(device.last_push_at or device.enrolled_at)
+    return ((now or _now()) - last > STALE_AFTER
+            or (device.oldest_unsent_age_s or 0) > STALE_AFTER.total_seconds())
+
+
+def owner_in_scope(scope: Scope, owner: User, *, all_grids: bool) -> bool:
+    """Whether `scope` covers the grid administrator's grids: every one (to hand out a code) or any (to see or
+    revoke the tablet)."""
+    codes = owner.scope_codes
+    check = all if all_grids else any
+    return bool(codes) and check(scope.allows_grid(code) for code in codes)
+
+
+def enrollment_for(username: str, scope: Scope | None = None,
+                   created_by: User | None = None) -> tuple[str, EnrollmentCode]:
+    """A code for the grid administrator `username`, whose grids must all lie in `scope` (None: anywhere);
+    committed, since the code is shown to a person at once."""
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise Unprocessable(f"No user is called {username!r}.", {"username": ["unknown user"]})
+    if user.role != "grid_admin":
+        raise Unprocessable("Only grid administrators use tablets.", {"username": ["must be a grid administrator"]})
+    if scope is not None and not owner_in_scope(scope, user, all_grids=True):
+        raise Forbidden(f"{username} works in grids outside your scope.")
+    if not user.active:
+        raise Unprocessable("This account is disabled.", {"username": ["account disabled"]})
+    code, row = create_enrollment(user, created_by=created_by)
+    db.session.commit()
+    return code, row
+
+
+def list_devices(scope: Scope | None = None) -> list[Device]:
+    """Devices whose owner has a grid in `scope` (None: all), revoked ones included, by owner and enrollment."""
+    query = (select(Device).join(Device.user).options(joinedload(Device.user))
+             .order_by(User.username, Device.enrolled_at, Device.id))
+    if scope is not None and not scope.is_city:
+        if not scope.codes:
+            return []
+        owners = select(UserScope.user_id).where(or_(*(UserScope.code.startswith(code) for code in scope.codes)))
+        query = query.where(Device.user_id.in_(owners))
+    return list(db.session.scalars(query))
+
+
+def managed_device(uid: str, scope: Scope | None = None) -> Device:
+    """The device `uid` if its owner has a grid in `scope` (None: any device); 404 unknown, 403 out of scope."""
+    device = get_device(uid)
+    if scope is not None and not owner_in_scope(scope, device.user, all_grids=False):
+        raise Forbidden("This device belongs to a grid administrator outside your scope.")
+    return device

@@ -15,3 +15,30 @@ def categories():
     served = catalogue()
     return conditional(etag_for("categories", served.version),
                        lambda: render(json.dumps(served.served(), ensure_ascii=False).encode()), "application/json")
+
+
+# --- the read API: parse with a schema, call a query, dump with the role's schema ----------------------------------
+
+from flask import jsonify, request  # noqa: E402
+
+from ..accounts.auth import current_principal, require  # noqa: E402
+from ..schemas import parse_query  # noqa: E402
+from . import queries  # noqa: E402
+from .schemas import RecordQuerySchema, record_page_schema, record_schema  # noqa: E402
+
+
+@bp.get("/records")
+@require(*queries.READ_ROLES)
+def list_records():
+    """Records in the caller's scope, newest received first, keyset-paged by an opaque cursor."""
+    principal = current_principal()
+    filters = parse_query(RecordQuerySchema(), request.args)
+    return jsonify(record_page_schema(principal).dump(queries.list_records(principal, filters)))
+
+
+@bp.get("/records/<record_id>")
+@require(*queries.READ_ROLES)
+def get_record(record_id: str):
+    """One record with its history, conflicts and expected attachments; 404 for anything the caller may not read."""
+    principal = current_principal()
+    return jsonify(record_schema(principal).dump(queries.get_record(principal, record_id)))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from ..accounts.scope import Scope
 from ..errors import Conflict, Forbidden, Unprocessable
@@ -108,11 +108,14 @@ def create_record(*, record_id: str, category_key: str, grid_code: str, values: 
     return WriteOutcome(record, "applied")
 
 
-def _fields_changed_since(record_id: str, base_version: int) -> set[str]:
-    rows = db.session.execute(
-        select(RecordChange.changes, RecordChange.confidential_changes)
-        .where(RecordChange.record_id == record_id, RecordChange.version > base_version)
-    ).all()
+def _fields_changed_since(record_id: str, base_version: int, device_id: int | None) -> set[str]:
+    """Fields others changed after `base_version`. A device's own later edits are not news to it: the tablet
+    made them in order on top of each other, so they never conflict with its next edit."""
+    query = select(RecordChange.changes, RecordChange.confidential_changes).where(
+        RecordChange.record_id == record_id, RecordChange.version > base_version)
+    if device_id is not None:
+        query = query.where(or_(RecordChange.device_id.is_(None), RecordChange.device_id != device_id))
+    rows = db.session.execute(query).all()
     return {key for changes, secret in rows for key in (*changes, *(secret or {}))}
 
 
@@ -139,7 +142,7 @@ def update_record(*, record_id: str, base_version: int, values: object, actor: A
     if not changes:
         return WriteOutcome(record, "applied")  # nothing new: no version, no history entry
 
-    changed_since = _fields_changed_since(record.id, base_version) if base_version < record.version else set()
+    changed_since = _fields_changed_since(record.id, base_version, actor.device_id) if base_version < record.version else set()
     overlapping = sorted(key for key in changes if key in changed_since)
     kind = "conflict" if overlapping else ("merge" if changed_since else "update")
     if record.status == "returned":  # a correction sent back from the field goes back into review

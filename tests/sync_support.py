@@ -1,0 +1,42 @@
+"""Building sync mutations the way a tablet does, for the sync tests and benchmarks."""
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import datetime, timezone
+
+FIRST_GRID = "420502001001001"
+_seq = itertools.count(1)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def mediation_fields(summary: str = "楼上噪音扰民", **extra) -> dict:
+    return {"dispute_type": "neighbour", "parties": [{"name": "张三", "role": "applicant", "phone": "13800000000"},
+                                                     {"name": "李四", "role": "respondent"}],
+            "summary": summary, "outcome": "in_progress", **extra}
+
+
+def create(record_id: str | None = None, category: str = "mediation", grid_code: str = FIRST_GRID,
+           fields: dict | None = None, **extra) -> dict:
+    return {"mutation_id": str(uuid.uuid4()), "seq": next(_seq), "record_id": record_id or str(uuid.uuid4()),
+            "op": "create", "category": category, "grid_code": grid_code, "device_time": now_iso(),
+            "fields": fields if fields is not None else mediation_fields(), **extra}
+
+
+def update(record_id: str, base_version: int, fields: dict, **extra) -> dict:
+    return {"mutation_id": str(uuid.uuid4()), "seq": next(_seq), "record_id": record_id, "op": "update",
+            "base_version": base_version, "device_time": now_iso(), "fields": fields, **extra}
+
+
+def integrity_fields() -> dict:
+    return {"urgency": "urgent", "subject_kind": "community_cadre", "subject": "某社区主任",
+            "concern_type": "benefit_favouritism", "description": "为亲属违规办理低保", "source": "resident_report"}
+
+
+def push(client, token: str, mutations: list, **envelope):
+    from factories import auth
+
+    return client.post("/api/v1/sync/push", json={"mutations": mutations, **envelope}, headers=auth(token))
