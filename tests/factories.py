@@ -44,3 +44,69 @@ def make_device(app, username: str, app_version: str = "0.1.0") -> tuple[str, st
 
 def auth(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
+
+
+def enrollment_code(app, username: str, lifetime=None) -> str:
+    """A one-time enrollment code for a grid administrator, made through the service (lifetime: a timedelta)."""
+    from server.accounts.services import get_user
+
+    with app.app_context():
+        kwargs = {"lifetime": lifetime} if lifetime is not None else {}
+        code, _ = create_enrollment(get_user(username), **kwargs)
+        db.session.commit()
+    return code
+
+
+def expired_token(app, username: str) -> str:
+    """A user token that expired a second ago."""
+    from datetime import timedelta
+
+    from server.accounts.services import get_user
+
+    with app.app_context():
+        token, _ = issue_token(get_user(username).id, lifetime=timedelta(seconds=-1))
+        db.session.commit()
+    return token
+
+
+def assert_error(response, status: int, *fields: str) -> dict:
+    """The response is the one JSON error shape with `status`, naming each of `fields` in its errors."""
+    body = response.get_json()
+    assert response.status_code == status, (response.status_code, body)
+    assert set(body) == {"code", "status", "message", "errors"} and body["status"] == status, body
+    assert body["message"], body
+    for field in fields:
+        assert field in body["errors"], (field, body)
+    if status == 401:
+        assert response.headers["WWW-Authenticate"].startswith("Bearer"), response.headers
+    return body
+
+
+def push_record(client, token: str, category: str, grid_code: str, fields: dict, *, record_id: str | None = None,
+                op: str = "create", base_version: int | None = None, expect: str | None = "applied") -> dict:
+    """Push one mutation through the real sync endpoint with a device token; returns its per-mutation result.
+
+    A create by default; `op="update"` with `record_id` and `base_version` for an edit (category and grid_code are
+    then left out unless given). `expect` asserts the result's status (None: do not check).
+    """
+    from datetime import datetime, timezone
+
+    global _push_seq
+    _push_seq += 1
+    mutation = {"mutation_id": str(uuid.uuid4()), "seq": _push_seq, "record_id": record_id or str(uuid.uuid4()),
+                "op": op, "device_time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "fields": fields}
+    if op == "create":
+        mutation.update(category=category, grid_code=grid_code)
+    else:
+        mutation["base_version"] = base_version
+        if grid_code:
+            mutation["grid_code"] = grid_code
+    response = client.post("/api/v1/sync/push", json={"mutations": [mutation]}, headers=auth(token))
+    assert response.status_code == 200, response.get_json()
+    result = response.get_json()["results"][0]
+    if expect is not None:
+        assert result["status"] == expect, result
+    return result
+
+
+_push_seq = 0

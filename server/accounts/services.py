@@ -12,7 +12,7 @@ from .auth import ROLES
 from .models import User, UserScope
 from .passwords import hash_password, needs_rehash, verify_password
 from .scope import CITY_CODE, scope_level
-from .tokens import issue_token, revoke_tokens
+from .tokens import find_token, issue_token, revoke_tokens
 
 MIN_PASSWORD_LENGTH = 8
 # Which scope levels make sense for each role (domain.md: roles and scopes).
@@ -51,6 +51,8 @@ def create_user(username: str, password: str, role: str, scopes: list[str],
                             {"password": [f"must be at least {MIN_PASSWORD_LENGTH} characters"]})
     if not username or len(username) > 64:
         raise Unprocessable("The username must be 1-64 characters.", {"username": ["must be 1-64 characters"]})
+    if display_name is not None and len(display_name) > 128:
+        raise Unprocessable("The display name is too long.", {"display_name": ["must be at most 128 characters"]})
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"The username {username!r} is taken.", {"username": ["already exists"]})
     _check_scope_codes(role, scopes)
@@ -87,6 +89,14 @@ def login(username: str, password: str) -> tuple[str, datetime | None]:
     return token, row.expires_at
 
 
+def logout(token: str) -> None:
+    """Revoke the one bearer token presented (signing out); other tokens of the user stay valid."""
+    row = find_token(token)
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = datetime.now(timezone.utc)
+    db.session.commit()
+
+
 def disable_user(username: str) -> User:
     user = get_user(username)
     user.active = False
@@ -99,4 +109,5 @@ def list_users() -> list[User]:
     return list(db.session.scalars(select(User).order_by(User.username)))
 
 
-__all__ = ["CITY_CODE", "create_user", "check_password", "login", "disable_user", "list_users", "get_user"]
+__all__ = ["CITY_CODE", "create_user", "check_password", "login", "logout", "disable_user", "list_users",
+           "get_user"]

@@ -52,9 +52,10 @@ def field_policy(category_key: str, principal: Principal) -> FieldPolicy:
     """The one decision on which content fields of a category a principal sees."""
     category: Category | None = catalogue().get(category_key)
     personal = principal.role in PERSONAL_DATA_ROLES
-    confidential = principal.sees_confidential and category is not None and category.confidential
+    # A category the catalogue no longer knows is treated as the most restricted one (as attachments do).
+    confidential = principal.sees_confidential and (category is None or category.confidential)
     if category is None:
-        return FieldPolicy(personal, False, frozenset(), hide_all=not personal)
+        return FieldPolicy(personal, confidential, frozenset(), hide_all=not personal)
     return FieldPolicy(personal, confidential, frozenset() if personal else category.personal_fields)
 
 
@@ -82,20 +83,23 @@ def _visible_changes(change: RecordChange, policy: FieldPolicy) -> dict:
 
 # --- scope ----------------------------------------------------------------------------------------------------------
 
-def confidential_categories() -> list[str]:
-    return sorted(key for key, category in catalogue().categories.items() if category.confidential)
+def open_categories() -> list[str]:
+    """Categories anyone who reads records may see: the known, non-confidential ones."""
+    return sorted(key for key, category in catalogue().categories.items() if not category.confidential)
 
 
 def readable(principal: Principal):
-    """SQL condition: the records `principal` may read (scope, and confidential categories for inspectors only)."""
+    """SQL condition: the records `principal` may read (scope; confidential or unknown categories for inspectors
+    only)."""
     condition = principal.scope.filter(Record)
-    hidden = [] if principal.sees_confidential else confidential_categories()
-    return and_(condition, Record.category.not_in(hidden)) if hidden else condition
+    if principal.sees_confidential:
+        return condition
+    return and_(condition, Record.category.in_(open_categories()))
 
 
 def _is_confidential(record: Record) -> bool:
     category = catalogue().get(record.category)
-    return category is not None and category.confidential
+    return category is None or category.confidential
 
 
 def _audit(principal: Principal, action: str, record_id: str, detail: dict) -> None:

@@ -1,7 +1,12 @@
 """records API routes: parse with a schema, call a service, dump with a schema."""
 import json
 
-from flask import Blueprint
+from flask import Blueprint, jsonify, request
+
+from ..accounts.auth import current_principal, require
+from ..schemas import parse_query
+from . import queries
+from .schemas import RecordQuerySchema, record_page_schema, record_schema
 
 bp = Blueprint("records", __name__)
 
@@ -15,16 +20,6 @@ def categories():
     served = catalogue()
     return conditional(etag_for("categories", served.version),
                        lambda: render(json.dumps(served.served(), ensure_ascii=False).encode()), "application/json")
-
-
-# --- the read API: parse with a schema, call a query, dump with the role's schema ----------------------------------
-
-from flask import jsonify, request  # noqa: E402
-
-from ..accounts.auth import current_principal, require  # noqa: E402
-from ..schemas import parse_query  # noqa: E402
-from . import queries  # noqa: E402
-from .schemas import RecordQuerySchema, record_page_schema, record_schema  # noqa: E402
 
 
 @bp.get("/records")
