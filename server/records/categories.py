@@ -10,10 +10,11 @@ import functools
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timezone
 from pathlib import Path
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from ..fields import AwareTime, UUIDString
 
 SOURCE = Path(__file__).with_name("categories.json")
 SHA256_HEX = validate.Regexp(r"^[0-9a-f]{64}$", error="must be a SHA-256 in lowercase hex")
@@ -25,14 +26,11 @@ class IsoDate(fields.Date):
         return super()._deserialize(value, attr, data, **kwargs).isoformat()
 
 
-class IsoDateTime(fields.AwareDateTime):
+class IsoDateTime(AwareTime):
     """Any ISO 8601 time with an offset (or UTC when none), stored as UTC ISO text."""
 
-    def __init__(self, **kwargs):
-        super().__init__(default_timezone=timezone.utc, **kwargs)
-
     def _deserialize(self, value, attr, data, **kwargs):
-        moment = super()._deserialize(value, attr, data, **kwargs).astimezone(timezone.utc)
+        moment = super()._deserialize(value, attr, data, **kwargs)
         return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -80,9 +78,9 @@ def _field(spec: dict) -> fields.Field:
     if kind in ("people", "households"):
         item = Schema.from_dict({f["name"]: _field(f) for f in spec["item_fields"]})
         item.Meta.unknown = RAISE
-        return fields.List(fields.Nested(item), validate=_length(spec), **common)
+        return fields.Nested(item, many=True, validate=_length(spec), **common)
     if kind == "record_refs":
-        return fields.List(fields.UUID(), validate=_length(spec), **common)
+        return fields.List(UUIDString(), validate=_length(spec), **common)
     raise ValueError(f"unknown field type {kind!r} in {SOURCE.name}")
 
 
@@ -115,9 +113,7 @@ class Category:
         """Validated, normalised field values; raises ValidationError keyed by field name."""
         if not isinstance(values, dict):
             raise ValidationError(["must be an object of field values"])
-        loaded = self.schema.load(values, partial=partial)
-        # UUIDs come back as objects; keep everything JSON-ready.
-        return json.loads(json.dumps(loaded, default=str))
+        return self.schema.load(values, partial=partial)
 
     def split(self, values: dict) -> tuple[dict, dict]:
         """(ordinary fields, confidential payload)."""

@@ -9,16 +9,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from marshmallow import ValidationError
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 
 from ..accounts.scope import Scope
 from ..errors import Conflict, Forbidden, Unprocessable
 from ..extensions import db
 from ..geo.grid_index import GridInfo, grid_info
-from ..sync.changelog import log_change
+from ..attachments.models import RecordAttachment
+from ..attachments.services import link_record
+from ..sync.changelog import log_change, log_changes, lock_for_writing
 from .categories import Category, catalogue
 from .models import Record, RecordChange, RecordConflict
-from .attachments_link import link_attachments
 
 
 class RetryLater(Unprocessable):
@@ -50,8 +51,8 @@ def _category(key: str | None) -> Category:
     return category
 
 
-def _grid(code: str | None, scope: Scope) -> GridInfo:
-    info = grid_info(code or "")
+def _grid(code: str | None, scope: Scope, revision: str | None = None) -> GridInfo:
+    info = grid_info(code or "", revision)
     if info is None:
         raise Unprocessable(f"No active grid has the code {code!r}.", {"grid_code": ["unknown grid"]})
     if not scope.allows_grid(info.code):
@@ -83,29 +84,70 @@ def _diff(old: dict, new: dict) -> dict:
     return {key: {"old": old.get(key), "new": value} for key, value in new.items() if old.get(key) != value}
 
 
-def create_record(*, record_id: str, category_key: str, grid_code: str, values: object, occurred_at: datetime,
-                  occurred_at_server_est: datetime | None, actor: Actor, scope: Scope,
-                  mutation_id: str | None = None) -> WriteOutcome:
+@dataclass
+class PreparedCreate:
+    """A create that passed every check that needs no database: rows ready for one bulk insert."""
+
+    record: dict
+    change: dict
+    attachments: list[str]
+
+    @property
+    def record_id(self) -> str:
+        return self.record["id"]
+
+
+def prepare_create(*, record_id: str, category_key: str, grid_code: str, values: object, occurred_at: datetime,
+                   occurred_at_server_est: datetime | None, actor: Actor, scope: Scope,
+                   mutation_id: str | None = None, revision: str | None = None) -> PreparedCreate:
+    """Validate a new record without touching the database (so it can run outside the write lock)."""
     category = _category(category_key)
-    info = _grid(grid_code, scope)
-    if db.session.get(Record, record_id) is not None:
-        raise Conflict(f"A record with id {record_id} already exists.", {"record_id": ["already exists"]})
+    info = _grid(grid_code, scope, revision)
     loaded = _load(category, values, partial=False)
     ordinary, secret = category.split(loaded)
     now = datetime.now(timezone.utc)
-    record = Record(id=record_id, category=category.key, status="reported", version=1, content=ordinary,
-                    confidential=secret if category.confidential else None, occurred_at=occurred_at,
-                    occurred_at_server_est=occurred_at_server_est, received_at=now, updated_at=now,
-                    created_by_id=actor.user_id, device_id=actor.device_id, open_conflicts=0)
-    _place(record, info)
-    _routing(record, category)
-    db.session.add(record)
-    db.session.add(RecordChange(record_id=record_id, version=1, kind="create", at=now, actor_id=actor.user_id,
-                                device_id=actor.device_id, mutation_id=mutation_id, changes=_diff({}, ordinary),
-                                confidential_changes=_diff({}, secret) if secret else None))
-    link_attachments(record_id, category.attachments(loaded))
-    log_change(record, actor.device_id)
-    return WriteOutcome(record, "applied")
+    location = ordinary.get("location") or {}
+    record = {"id": record_id, "category": category.key, "grid_id": info.id, "grid_code": info.code,
+              "community_code": info.community_code, "street_code": info.street_code,
+              "district_code": info.district_code, "status": "reported", "status_comment": None,
+              "urgency": ordinary.get("urgency"), "version": 1, "content": ordinary,
+              "confidential": secret if category.confidential else None,
+              "lon": location.get("lon"), "lat": location.get("lat"), "occurred_at": occurred_at,
+              "occurred_at_server_est": occurred_at_server_est, "received_at": now, "updated_at": now,
+              "created_by_id": actor.user_id, "device_id": actor.device_id, "open_conflicts": 0}
+    change = {"record_id": record_id, "version": 1, "kind": "create", "at": now, "actor_id": actor.user_id,
+              "device_id": actor.device_id, "mutation_id": mutation_id, "changes": _diff({}, ordinary),
+              "confidential_changes": _diff({}, secret) if secret else None, "comment": None}
+    return PreparedCreate(record, change, list(dict.fromkeys(category.attachments(loaded))))
+
+
+def existing_record_ids(record_ids: list[str]) -> set[str]:
+    if not record_ids:
+        return set()
+    return set(db.session.scalars(select(Record.id).where(Record.id.in_(record_ids))))
+
+
+def insert_prepared(prepared: list[PreparedCreate]) -> None:
+    """Write prepared creates with one executemany per table (records, history, links, change log)."""
+    if not prepared:
+        return
+    lock_for_writing()
+    # Core inserts on the tables (not ORM bulk inserts): the same SQL with less per-row bookkeeping.
+    db.session.execute(insert(Record.__table__), [p.record for p in prepared])
+    db.session.execute(insert(RecordChange.__table__), [p.change for p in prepared])
+    links = [{"record_id": p.record_id, "sha256": sha} for p in prepared for sha in p.attachments]
+    if links:
+        db.session.execute(insert(RecordAttachment.__table__), links)
+    log_changes([(p.record_id, p.record["grid_code"], 1) for p in prepared], prepared[0].record["device_id"])
+
+
+def create_record(**kwargs) -> WriteOutcome:
+    """Create one record (the web and CLI path; sync batches use prepare_create + insert_prepared)."""
+    prepared = prepare_create(**kwargs)
+    if existing_record_ids([prepared.record_id]):
+        raise Conflict(f"A record with id {prepared.record_id} already exists.", {"record_id": ["already exists"]})
+    insert_prepared([prepared])
+    return WriteOutcome(db.session.get(Record, prepared.record_id), "applied")
 
 
 def _fields_changed_since(record_id: str, base_version: int, device_id: int | None) -> set[str]:
@@ -167,6 +209,6 @@ def update_record(*, record_id: str, base_version: int, values: object, actor: A
     db.session.add(RecordChange(record_id=record.id, version=record.version, kind=kind, at=now,
                                 actor_id=actor.user_id, device_id=actor.device_id, mutation_id=mutation_id,
                                 changes=changes))
-    link_attachments(record.id, category.attachments(loaded))
+    link_record(record.id, category.attachments(loaded))
     log_change(record, actor.device_id)
     return WriteOutcome(record, "conflict" if conflicts else "applied", merged=bool(changed_since), conflicts=conflicts)

@@ -7,10 +7,11 @@ transaction-level advisory lock. Held until commit, it makes id order equal comm
 """
 from __future__ import annotations
 
-from sqlalchemy import event, text
+from sqlalchemy import event, insert, text
 from sqlalchemy.orm import Session
 
 from ..extensions import db
+from ..timeutil import utcnow
 from .models import ChangeLogEntry
 
 WRITE_LOCK_KEY = 420500_0001
@@ -34,9 +35,16 @@ def release_marker(session) -> None:
 
 
 def log_change(record, origin_device_id: int | None) -> None:
+    log_changes([(record.id, record.grid_code, record.version)], origin_device_id)
+
+
+def log_changes(changes: list[tuple[str, str, int]], origin_device_id: int | None) -> None:
+    """Append (record id, grid code, version) entries in order, with one executemany."""
     lock_for_writing()
-    db.session.add(ChangeLogEntry(record_id=record.id, grid_code=record.grid_code, version=record.version,
-                                  origin_device_id=origin_device_id))
+    now = utcnow()
+    db.session.execute(insert(ChangeLogEntry.__table__), [
+        {"record_id": record_id, "grid_code": grid_code, "version": version, "origin_device_id": origin_device_id,
+         "at": now} for record_id, grid_code, version in changes])
 
 
 @event.listens_for(Session, "after_transaction_end")

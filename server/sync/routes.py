@@ -2,6 +2,7 @@
 from flask import Blueprint, jsonify, request
 
 from ..accounts.auth import current_principal, require
+from ..gcpause import gc_paused
 from ..schemas import json_body, parse_query
 from . import services
 from .schemas import PullQuerySchema, PushSchema
@@ -12,8 +13,9 @@ bp = Blueprint("sync", __name__)
 @bp.post("/sync/push")
 @require("grid_admin", device=True)
 def push():
-    envelope = PushSchema().load(json_body())
-    return jsonify(services.push(current_principal(), envelope))
+    with gc_paused():
+        envelope = PushSchema().load(json_body())
+        return jsonify(services.push(current_principal(), envelope))
 
 
 @bp.get("/sync/pull")

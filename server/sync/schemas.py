@@ -1,6 +1,7 @@
 """Wire schemas of the sync protocol (see docs/sync-protocol.md)."""
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from ..fields import AwareTime, UUIDString
 from ..schemas import BaseSchema
 
 MAX_BATCH = 500
@@ -16,22 +17,22 @@ class HealthSchema(BaseSchema):
 class PushSchema(BaseSchema):
     """The envelope; each mutation is validated on its own so one bad item cannot sink the batch."""
 
-    device_time = fields.AwareDateTime(allow_none=True)
+    device_time = AwareTime(allow_none=True)
     health = fields.Nested(HealthSchema, load_default=dict)
     mutations = fields.List(fields.Raw(), required=True,
                             validate=validate.Length(max=MAX_BATCH, error=f"at most {MAX_BATCH} mutations a push"))
 
 
 class MutationSchema(BaseSchema):
-    mutation_id = fields.UUID(required=True)
+    mutation_id = UUIDString(required=True)
     seq = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
-    record_id = fields.UUID(required=True)
+    record_id = UUIDString(required=True)
     op = fields.String(required=True, validate=validate.OneOf(["create", "update"]))
     base_version = fields.Integer(strict=True, validate=validate.Range(min=1), allow_none=True)
     category = fields.String(validate=validate.Length(max=32))
     grid_code = fields.String(validate=validate.Regexp(r"^\d{15}$", error="must be a 15-digit grid code"))
-    device_time = fields.AwareDateTime(required=True)
-    server_time_est = fields.AwareDateTime(allow_none=True)
+    device_time = AwareTime(required=True)
+    server_time_est = AwareTime(allow_none=True)
     fields_ = fields.Dict(keys=fields.String(), data_key="fields", attribute="fields", required=True)
 
     @validates_schema

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 
 from marshmallow import ValidationError
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import false, insert, or_, select, true
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.auth import Principal
@@ -21,7 +22,8 @@ from ..extensions import db
 from ..geo.revision import current_revision
 from ..records.categories import catalogue
 from ..records.models import Record, RecordConflict
-from ..records.services import Actor, create_record, update_record
+from ..records.services import (Actor, PreparedCreate, existing_record_ids, insert_prepared, prepare_create,
+                                update_record)
 from ..timeutil import iso, utcnow
 from . import cursor as cursors
 from .changelog import lock_for_writing
@@ -47,77 +49,172 @@ def _rejected(raw: object, errors: dict, message: str, retry: bool = False) -> d
             "message": message, "errors": errors, "retry": retry}
 
 
+@dataclass(frozen=True)
+class Acknowledged:
+    """What idempotency needs to know of a stored mutation (a Mutation row, or one written in this batch)."""
+
+    device_id: int
+    body_sha256: str
+    status: str
+    result: dict
+
+    @classmethod
+    def of(cls, row: Mutation) -> Acknowledged:
+        return cls(row.device_id, row.body_sha256, row.status, row.result)
+
+
+def _acknowledged(mutation_ids: set[str]) -> dict[str, Acknowledged]:
+    if not mutation_ids:
+        return {}
+    rows = db.session.execute(select(Mutation.mutation_id, Mutation.device_id, Mutation.body_sha256,
+                                     Mutation.status, Mutation.result)
+                              .where(Mutation.mutation_id.in_(mutation_ids)))
+    return {row.mutation_id: Acknowledged(row.device_id, row.body_sha256, row.status, row.result) for row in rows}
+
+
+@dataclass
+class Item:
+    """One mutation of a push on its way through: validated envelope, hash, and (for a create) prepared rows."""
+
+    raw: object
+    mutation: dict | None = None
+    digest: str = ""
+    prepared: PreparedCreate | None = None
+    result: dict | None = None  # set once the item is answered
+
+    @property
+    def mutation_id(self) -> str:
+        return self.mutation["mutation_id"]
+
+
 def push(principal: Principal, envelope: dict) -> dict:
+    """Phase 1 validates everything that needs no database, outside the write lock, so that concurrent pushes
+    overlap their CPU work; phase 2 takes the lock and writes (creates in bulk, updates one by one, in order)."""
+    actor = Actor(user_id=principal.user.id, device_id=principal.device.id)
+    revision = current_revision()
+    # Acknowledged mutations never change, so a retry's duplicates can be recognised before the lock and skip the
+    # expensive field validation; the check is repeated under the lock for anything committed meanwhile.
+    raw_ids = {raw.get("mutation_id") for raw in envelope["mutations"] if isinstance(raw, dict)}
+    seen_before = _acknowledged({i for i in raw_ids if isinstance(i, str)})
+    items = [_prepare(raw, actor, principal.scope, revision, seen_before) for raw in envelope["mutations"]]
+    db.session.commit()  # end the read transaction before queueing for the write lock
+
     lock_for_writing()  # before any read, so idempotency checks see every committed mutation
-    device = principal.device
-    actor = Actor(user_id=principal.user.id, device_id=device.id)
-    scope = principal.scope
-    ids = [raw.get("mutation_id") for raw in envelope["mutations"] if isinstance(raw, dict)]
-    known = {row.mutation_id: row for row in db.session.scalars(
-        select(Mutation).where(Mutation.mutation_id.in_([i for i in ids if isinstance(i, str)])))}
-    results = [_apply(raw, known, actor, scope) for raw in envelope["mutations"]]
-    record_health(device, envelope.get("health") or {}, envelope.get("device_time"))
+    valid = [item for item in items if item.result is None]
+    known = _acknowledged({item.mutation_id for item in valid})
+    taken = existing_record_ids([item.mutation["record_id"] for item in valid if item.prepared])
+    pending: list[Item] = []
+    for item in valid:
+        prior = known.get(item.mutation_id)
+        if prior is not None:
+            item.result = _duplicate(prior, item.raw, item.digest, actor)
+        elif item.prepared is not None:
+            if item.prepared.record_id in taken:
+                item.result = _rejected(item.raw, {"record_id": ["already exists"]},
+                                        f"A record with id {item.prepared.record_id} already exists.")
+                continue
+            taken.add(item.prepared.record_id)
+            item.result = _answer(item, "applied", 1)
+            known[item.mutation_id] = Acknowledged(actor.device_id, item.digest, "applied", item.result)
+            pending.append(item)
+        else:
+            _insert_creates(pending, actor)  # an update may depend on a create earlier in the batch
+            pending = []
+            _update(item, actor, principal.scope, known)
+    _insert_creates(pending, actor)
+    record_health(principal.device, envelope.get("health") or {}, envelope.get("device_time"))
     db.session.commit()
-    return {"server_time": server_time(), "results": results}
+    return {"server_time": server_time(), "results": [item.result for item in items]}
 
 
-def _apply(raw: object, known: dict[str, Mutation], actor: Actor, scope) -> dict:
+def _prepare(raw: object, actor: Actor, scope, revision: str, seen_before: dict[str, Acknowledged]) -> Item:
+    item = Item(raw)
     try:
-        mutation = _mutation_schema.load(raw)
+        item.mutation = _mutation_schema.load(raw)
     except ValidationError as error:
-        return _rejected(raw, error.messages, "The mutation is malformed.")
-    mutation_id, record_id = str(mutation["mutation_id"]), str(mutation["record_id"])
-    digest = body_hash(raw)
-    prior = known.get(mutation_id)
-    if prior is not None:
-        return _duplicate(prior, raw, digest, actor)
+        item.result = _rejected(raw, error.messages, "The mutation is malformed.")
+        return item
+    item.digest = body_hash(raw)
+    if item.mutation_id in seen_before:
+        item.result = _duplicate(seen_before[item.mutation_id], raw, item.digest, actor)
+        return item
+    if item.mutation["op"] == "create":
+        mutation = item.mutation
+        try:
+            item.prepared = prepare_create(
+                record_id=mutation["record_id"], category_key=mutation["category"], grid_code=mutation["grid_code"],
+                values=mutation["fields"], occurred_at=mutation["device_time"],
+                occurred_at_server_est=mutation.get("server_time_est"), actor=actor, scope=scope,
+                mutation_id=mutation["mutation_id"], revision=revision)
+        except ServiceError as error:
+            item.result = _rejected(raw, error.errors or {"_": [error.message]}, error.message)
+    return item
 
+
+def _answer(item: Item, status: str, version: int, outcome=None) -> dict:
+    result = {"mutation_id": item.mutation_id, "record_id": item.mutation["record_id"], "status": status,
+              "version": version}
+    if outcome is not None and outcome.merged:
+        result["merged"] = True
+    if outcome is not None and outcome.conflicts:
+        result["conflicts"] = outcome.conflicts
+    return result
+
+
+def _mutation_row(item: Item, actor: Actor) -> Mutation:
+    return Mutation(mutation_id=item.mutation_id, device_id=actor.device_id, user_id=actor.user_id,
+                    seq=item.mutation["seq"], record_id=item.mutation["record_id"], op=item.mutation["op"],
+                    body_sha256=item.digest, status=item.result["status"], result=item.result)
+
+
+def _insert_creates(pending: list[Item], actor: Actor) -> None:
+    if not pending:
+        return
     savepoint = db.session.begin_nested()
     try:
-        outcome = _write(mutation, mutation_id, record_id, actor, scope)
-        result = {"mutation_id": mutation_id, "record_id": record_id, "status": outcome.status,
-                  "version": outcome.record.version}
-        if outcome.merged:
-            result["merged"] = True
-        if outcome.conflicts:
-            result["conflicts"] = outcome.conflicts
-        row = Mutation(mutation_id=mutation_id, device_id=actor.device_id, user_id=actor.user_id,
-                       seq=mutation["seq"], record_id=record_id, op=mutation["op"], body_sha256=digest,
-                       status=outcome.status, result=result)
+        insert_prepared([item.prepared for item in pending])
+        db.session.execute(insert(Mutation.__table__), [_mutation_values(item, actor) for item in pending])
+        savepoint.commit()
+    except IntegrityError:
+        # Not expected (ids were checked under the lock); fall back to one at a time so only a culprit fails.
+        savepoint.rollback()
+        if len(pending) == 1:
+            raise
+        for item in pending:
+            _insert_creates([item], actor)
+
+
+def _mutation_values(item: Item, actor: Actor) -> dict:
+    return {"mutation_id": item.mutation_id, "device_id": actor.device_id, "user_id": actor.user_id,
+            "seq": item.mutation["seq"], "record_id": item.mutation["record_id"], "op": "create",
+            "body_sha256": item.digest, "status": "applied", "result": item.result, "received_at": utcnow()}
+
+
+def _update(item: Item, actor: Actor, scope, known: dict[str, Acknowledged]) -> None:
+    mutation = item.mutation
+    savepoint = db.session.begin_nested()
+    try:
+        outcome = update_record(record_id=mutation["record_id"], base_version=mutation["base_version"],
+                                values=mutation["fields"], actor=actor, scope=scope,
+                                grid_code=mutation.get("grid_code"), mutation_id=item.mutation_id)
+        item.result = _answer(item, outcome.status, outcome.record.version, outcome)
+        row = _mutation_row(item, actor)
         db.session.add(row)
         db.session.flush()
         savepoint.commit()
     except ServiceError as error:
         savepoint.rollback()
-        return _rejected(raw, error.errors or {"_": [error.message]}, error.message,
-                         retry=getattr(error, "retryable", False))
-    except IntegrityError:
-        # Only reachable if another writer slipped past the lock; the unique mutation_id is the last guard.
-        savepoint.rollback()
-        prior = db.session.scalar(select(Mutation).where(Mutation.mutation_id == mutation_id))
-        if prior is None:
-            raise
-        return _duplicate(prior, raw, digest, actor)
-    known[mutation_id] = row
-    return result
+        item.result = _rejected(item.raw, error.errors or {"_": [error.message]}, error.message,
+                                retry=getattr(error, "retryable", False))
+        return
+    known[item.mutation_id] = Acknowledged.of(row)
 
 
-def _duplicate(prior: Mutation, raw: object, digest: str, actor: Actor) -> dict:
+def _duplicate(prior: Acknowledged, raw: object, digest: str, actor: Actor) -> dict:
     if prior.body_sha256 != digest or prior.device_id != actor.device_id:
         return _rejected(raw, {"mutation_id": ["already used for a different mutation"]},
                          "This mutation_id was already used with a different body.")
     return {**prior.result, "status": "duplicate", "original_status": prior.status}
-
-
-def _write(mutation: dict, mutation_id: str, record_id: str, actor: Actor, scope):
-    if mutation["op"] == "create":
-        return create_record(record_id=record_id, category_key=mutation["category"],
-                             grid_code=mutation["grid_code"], values=mutation["fields"],
-                             occurred_at=mutation["device_time"],
-                             occurred_at_server_est=mutation.get("server_time_est"),
-                             actor=actor, scope=scope, mutation_id=mutation_id)
-    return update_record(record_id=record_id, base_version=mutation["base_version"], values=mutation["fields"],
-                         actor=actor, scope=scope, grid_code=mutation.get("grid_code"), mutation_id=mutation_id)
 
 
 # --- pull -------------------------------------------------------------------------------------------------------
