@@ -16,7 +16,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import requests
@@ -134,7 +133,8 @@ def main() -> None:
           "   target >= 0.15")
     print(f"  push, two concurrent clients           {two:10.0f} records/s   ratio to raw {two / raw:.3f}"
           f"   ratio to one client {two / one:.2f}")
-    print(f"  replay of the same {args.records} (duplicates) {replay:10.0f} records/s   ratio to raw {replay / raw:.3f}")
+    print(f"  replay of the same {args.records} (duplicates) {replay:10.0f} records/s"
+          f"   ratio to raw {replay / raw:.3f}")
     print(f"  pull all {pulled} records               {pull_seconds:10.2f} s   ({pulled / pull_seconds:.0f} records/s,"
           f" ratio to raw {pulled / pull_seconds / raw:.3f})")
 

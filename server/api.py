@@ -1,5 +1,5 @@
 """The /api/v1 blueprint: feature blueprints nest under it so every API URL shares one prefix."""
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import text
 
 from .extensions import db
@@ -35,12 +35,14 @@ def health():
     return jsonify(body), 200 if database == "ok" else 503
 
 
-@bp.after_request
 def stamp_server_time(response):
-    """Every API answer carries the server clock, so tablets can measure their skew on any request."""
-    response.headers["X-Server-Time"] = server_time()
+    """Every API answer, errors included, carries the server clock, so tablets can measure skew on any request."""
+    if request.path.startswith(bp.url_prefix):
+        response.headers["X-Server-Time"] = server_time()
     return response
 
 
 def init_app(app):
     app.register_blueprint(bp)
+    # On the app, not the blueprint: unrouted 404s and 405s under /api/v1 must carry the header too.
+    app.after_request(stamp_server_time)

@@ -20,6 +20,8 @@ from .scope import Scope
 from .tokens import find_token
 
 ROLES = ("grid_admin", "supervisor", "inspector", "city_viewer", "admin")
+# Roles that may read individual records (within scope); city viewers see aggregates only.
+RECORD_READERS = ("grid_admin", "supervisor", "inspector", "admin")
 
 
 @dataclass

@@ -19,6 +19,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..errors import BadRequest, Conflict, NotFound, PayloadTooLarge, Unprocessable
+from ..accounts.auth import RECORD_READERS
 from ..extensions import db
 from ..records.categories import catalogue
 from ..records.models import AuditEvent, Record
@@ -244,11 +245,6 @@ def missing_for_record(record_id: str) -> list[str]:
 
 # Download ---------------------------------------------------------------------------------------------------
 
-def _confidential(category: str) -> bool:
-    known = catalogue().get(category)
-    return known is None or known.confidential  # an unknown category is treated as the most restricted
-
-
 def download(sha: str, principal) -> tuple[BinaryIO, str, int]:
     """(open file, content type, size) of a complete attachment that `principal` may see: a record referring
     to it must be in the principal's scope, and confidential (integrity) records count only for inspectors.
@@ -257,8 +253,8 @@ def download(sha: str, principal) -> tuple[BinaryIO, str, int]:
     sha = parse_sha256(sha)
     not_found = NotFound("No attachment with this SHA-256 is available to you.", {"sha256": ["not found"]})
     row = db.session.get(Attachment, sha)
-    if row is None or not row.complete:
-        raise not_found
+    if row is None or not row.complete or principal.role not in RECORD_READERS:
+        raise not_found  # city viewers see aggregates only: photos may show people
     records = db.session.execute(
         select(Record.id, Record.category, Record.grid_code)
         .join(RecordAttachment, RecordAttachment.record_id == Record.id)
@@ -267,7 +263,7 @@ def download(sha: str, principal) -> tuple[BinaryIO, str, int]:
     ).all()
     scope = principal.scope
     visible = [r for r in records if scope.allows_grid(r.grid_code)
-               and (principal.sees_confidential or not _confidential(r.category))]
+               and (principal.sees_confidential or not catalogue().is_confidential(r.category))]
     if not visible:
         raise not_found
     try:
@@ -275,7 +271,7 @@ def download(sha: str, principal) -> tuple[BinaryIO, str, int]:
     except FileNotFoundError:
         log.error("attachment %s is marked complete but missing from storage", sha)
         raise not_found from None
-    if not any(not _confidential(r.category) for r in visible):
+    if not any(not catalogue().is_confidential(r.category) for r in visible):
         # Only confidential records make it visible: this is a read of confidential evidence.
         device = getattr(principal, "device", None)
         db.session.add(AuditEvent(user_id=principal.user.id, device_id=device.id if device else None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
@@ -150,8 +150,9 @@ def list_devices(scope: Scope | None = None) -> list[Device]:
 
 
 def managed_device(uid: str, scope: Scope | None = None) -> Device:
-    """The device `uid` if its owner has a grid in `scope` (None: any device); 404 unknown, 403 out of scope."""
+    """The device `uid` if its owner has a grid in `scope` (None: any device); 404 when unknown or out of scope,
+    so that device ids outside one's scope cannot be probed."""
     device = get_device(uid)
     if scope is not None and not owner_in_scope(scope, device.user, all_grids=False):
-        raise Forbidden("This device belongs to a grid administrator outside your scope.")
+        raise NotFound(f"No device has the id {uid}.", {"device": ["unknown device"]})
     return device

@@ -135,6 +135,11 @@ class Catalogue:
     def get(self, key: str) -> Category | None:
         return self.categories.get(key)
 
+    def is_confidential(self, key: str) -> bool:
+        """Confidential categories, and any category this server does not know (the most restricted reading)."""
+        category = self.categories.get(key)
+        return category is None or category.confidential
+
     def served(self) -> dict:
         return {"version": self.version, "field_types": self.document["field_types"],
                 "categories": self.document["categories"]}

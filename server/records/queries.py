@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import aliased
 
-from ..accounts.auth import Principal
+from ..accounts.auth import RECORD_READERS, Principal
 from ..accounts.models import User
 from ..attachments.services import expected_for_record
 from ..devices.models import Device
@@ -31,7 +31,7 @@ from .categories import Category, catalogue
 from .models import AuditEvent, Record, RecordChange, RecordConflict
 
 # Roles that may read individual records, and with them the personal data in them (parties, persons served).
-READ_ROLES = ("grid_admin", "supervisor", "inspector", "admin")
+READ_ROLES = RECORD_READERS
 PERSONAL_DATA_ROLES = frozenset(READ_ROLES)
 
 
@@ -95,11 +95,6 @@ def readable(principal: Principal):
     if principal.sees_confidential:
         return condition
     return and_(condition, Record.category.in_(open_categories()))
-
-
-def _is_confidential(record: Record) -> bool:
-    category = catalogue().get(record.category)
-    return category is None or category.confidential
 
 
 def _audit(principal: Principal, action: str, record_id: str, detail: dict) -> None:
@@ -166,7 +161,7 @@ def list_records(principal: Principal, filters: dict) -> dict:
     page = {"records": [_row_view(record, username, uid, principal) for record, username, uid in rows],
             "next_cursor": encode_cursor(last.received_at, last.id) if more and last else None}
 
-    audited = [record.id for record, _, _ in rows if _is_confidential(record)]
+    audited = [record.id for record, _, _ in rows if catalogue().is_confidential(record.category)]
     if audited:  # after the views are built: the commit expires the loaded rows
         shown = {key: (value.isoformat() if isinstance(value, datetime) else value)
                  for key, value in filters.items() if key != "cursor" and value is not None}

@@ -184,7 +184,8 @@ def update_record(*, record_id: str, base_version: int, values: object, actor: A
     if not changes:
         return WriteOutcome(record, "applied")  # nothing new: no version, no history entry
 
-    changed_since = _fields_changed_since(record.id, base_version, actor.device_id) if base_version < record.version else set()
+    stale = base_version < record.version
+    changed_since = _fields_changed_since(record.id, base_version, actor.device_id) if stale else set()
     overlapping = sorted(key for key in changes if key in changed_since)
     kind = "conflict" if overlapping else ("merge" if changed_since else "update")
     if record.status == "returned":  # a correction sent back from the field goes back into review

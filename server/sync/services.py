@@ -234,7 +234,7 @@ def tablet_snapshot(record: Record, conflicts: list[RecordConflict]) -> dict:
     snapshot = {"id": record.id, "category": record.category, "grid_code": record.grid_code,
                 "version": record.version, "status": record.status, "status_comment": record.status_comment,
                 "updated_at": iso(record.updated_at)}
-    if catalogue().get(record.category) and catalogue().get(record.category).confidential:
+    if catalogue().is_confidential(record.category):
         return {**snapshot, "receipt": True}
     snapshot["fields"] = record.content
     snapshot["conflicts"] = [{"field": c.field, "server_value": c.server_value, "device_value": c.device_value,

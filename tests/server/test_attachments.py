@@ -621,7 +621,9 @@ def test_download_is_for_those_who_may_see_a_record_referring_to_it(grid_app):
 
     elsewhere = other_community(grid_app)
     denied = [user_token(grid_app, make_user(grid_app, "supervisor", scopes=(elsewhere,))),
-              user_token(grid_app, make_user(grid_app, scopes=(elsewhere + "001",)))]
+              user_token(grid_app, make_user(grid_app, scopes=(elsewhere + "001",))),
+              # City viewers see aggregates only; a photo may show people.
+              user_token(grid_app, make_user(grid_app, "city_viewer", scopes=("420500",)))]
     unknown = digest(b"never uploaded")
     for token in denied:
         response = _get(grid_app, token, sha)

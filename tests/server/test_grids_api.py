@@ -174,3 +174,4 @@ def test_http_errors_use_the_json_error_shape(client, method, url, status):
     assert response.is_json
     body = response.get_json()
     assert set(body) == {"code", "status", "message", "errors"} and body["status"] == status
+    assert response.headers["X-Server-Time"].endswith("Z")

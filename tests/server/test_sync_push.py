@@ -1,5 +1,4 @@
 """POST /api/v1/sync/push: exactly-once application, per-item results, merges and conflicts, envelope errors."""
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
