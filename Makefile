@@ -20,6 +20,7 @@ install: $(VENV)/.installed
 db: install
 	$(FLASK) db upgrade
 	$(FLASK) grids import grids/yichang.geojson
+	$(FLASK) demo load
 
 run: db
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
@@ -36,6 +37,7 @@ grids-validate: install
 
 bench: install
 	$(PY) bench/grids_api.py
+	$(PY) bench/sync_ingest.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

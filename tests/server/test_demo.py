@@ -8,9 +8,10 @@ from sqlalchemy import select
 
 from grids import DATASET_PATH
 from server.accounts.models import User
-from server.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, load_demo_accounts
+from server.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_RECORDS, load_demo_accounts
 from server.extensions import db
 from server.geo.importer import import_file
+from server.records.models import Record
 
 EXPECTED = {
     "demo-admin": ("admin", ["420500"]),
@@ -59,6 +60,17 @@ def test_demo_load_creates_the_accounts_then_changes_nothing(demo_app):
     assert _accounts(demo_app) == before
     with demo_app.app_context():
         assert load_demo_accounts() == []
+    assert f"demo records: {len(DEMO_RECORDS)} new" in first.output
+    assert f"demo records: 0 new, {len(DEMO_RECORDS)} already there" in second.output
+
+
+def test_demo_records_cover_every_category_and_are_not_duplicated(demo_app):
+    demo_app.test_cli_runner().invoke(args=["demo", "load"])
+    demo_app.test_cli_runner().invoke(args=["demo", "load"])
+    with demo_app.app_context():
+        categories = db.session.scalars(select(Record.category).where(Record.grid_code == "420502001001001")).all()
+    assert sorted(set(categories)) == ["integrity", "labor_service", "mediation", "visit_round"]
+    assert len(categories) == len(DEMO_RECORDS)
 
 
 def test_demo_accounts_sign_in_with_the_demo_password(demo_app):
