@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from flask import Flask
 
 from . import api, config, errors, extensions, models  # noqa: F401  (models: register all tables)
-from . import demo
+from . import demo, web
 from .accounts import cli as accounts_cli
 from .devices import cli as devices_cli
 from .geo import cli as geo_cli
@@ -32,6 +32,7 @@ def create_app(overrides: Mapping | None = None) -> Flask:
     extensions.init_app(app)
     errors.init_app(app)
     api.init_app(app)
+    web.init_app(app)
     for feature_cli in (geo_cli, accounts_cli, devices_cli, demo):
         feature_cli.init_app(app)
     return app

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import jsonify
+from flask import jsonify, render_template, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -56,14 +56,30 @@ class PayloadTooLarge(ServiceError):
     status, code = 413, "payload_too_large"
 
 
+def wants_page() -> bool:
+    """Web pages get an HTML error page; the API (and anything asking for JSON) gets the JSON shape."""
+    if request.path.startswith("/api/") or request.is_json:
+        return False
+    return request.accept_mimetypes.best != "application/json"
+
+
 def error_body(status: int, code: str, message: str, errors: dict | None = None):
+    if wants_page():
+        from .web.i18n import translate  # the web layer builds on errors, not the other way round
+
+        key = "error.csrf" if code == "csrf_failed" else f"error.{status}"
+        text = translate(key)
+        return render_template("web/error.html", status=status, message=text if text != key else message), status
     response = jsonify({"code": code, "status": status, "message": message, "errors": errors or {}})
     response.status_code = status
     return response
 
 
+
 def _service_error(error: ServiceError):
     response = error_body(error.status, error.code, error.message, error.errors)
+    if isinstance(response, tuple):
+        return response
     response.headers.update(error.headers)
     return response
 
@@ -75,7 +91,11 @@ def _validation_error(error: ValidationError):
 
 def _http_error(error: HTTPException):
     code = (error.name or "error").lower().replace(" ", "_").replace("'", "")
+    if code == "bad_request" and "CSRF" in (error.description or ""):
+        code = "csrf_failed"
     response = error_body(error.code or 500, code, error.description or error.name)
+    if isinstance(response, tuple):
+        return response
     # Keep headers werkzeug attached (e.g. Allow on 405, WWW-Authenticate on 401).
     for key, value in error.get_headers():
         if key.lower() != "content-type":

@@ -110,3 +110,19 @@ def push_record(client, token: str, category: str, grid_code: str, fields: dict,
 
 
 _push_seq = 0
+
+
+def csrf_from(html: bytes | str) -> str:
+    """The CSRF token a server-rendered form carries (what a browser would send back)."""
+    import re
+
+    text = html.decode() if isinstance(html, bytes) else html
+    match = re.search(r'name="csrf_token" value="([^"]+)"', text)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def web_login(client, username: str, password: str = PASSWORD):
+    """Sign in through the real form, CSRF token included; returns the response to the POST."""
+    token = csrf_from(client.get("/login").data)
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})

@@ -60,14 +60,20 @@ def test_secret_key_is_generated_once_and_kept(tmp_path, monkeypatch):
 def test_unexpected_errors_are_json_500_without_details(tmp_path):
     app = create_app({"INSTANCE_PATH": str(tmp_path), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/x.db"})
 
-    @app.get("/boom")
+    @app.get("/api/v1/boom")
     def boom():
         raise RuntimeError("secret internals")
 
-    response = app.test_client().get("/boom")
+    @app.get("/boom-page")
+    def boom_page():
+        raise RuntimeError("secret internals")
+
+    response = app.test_client().get("/api/v1/boom")
     assert response.status_code == 500
     body = response.get_json()
     assert body["code"] == "internal_error" and "secret" not in body["message"]
+    page = app.test_client().get("/boom-page", headers={"Accept": "text/html"})
+    assert page.status_code == 500 and page.mimetype == "text/html" and b"secret" not in page.data
 
 
 def test_health_reports_an_unreachable_database_as_503(tmp_path):
