@@ -1,0 +1,1 @@
+"""Reusable widgets: common building blocks, form field editors, the offline grid map."""
