@@ -26,7 +26,7 @@ run: db
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 # PostgreSQL's server binaries (initdb, pg_ctl) for the throwaway test cluster; an X server, Mesa's OpenGL and a
-# Chinese font for the tablet app's screen tests (pytest-xvfb starts Xvfb itself).
+# Chinese font for the tablet app's screen tests (pytest-xvfb starts Xvfb itself); Chromium for the page tests.
 test-system-deps:
 	tools/ensure-apt.sh /usr/lib/postgresql/15/bin/initdb postgresql-15 \
 	  -- Xvfb xvfb -- xauth xauth -- /usr/lib/x86_64-linux-gnu/libGL.so.1 libgl1 \
@@ -34,7 +34,8 @@ test-system-deps:
 	  -- /usr/lib/x86_64-linux-gnu/dri/swrast_dri.so libgl1-mesa-dri \
 	  -- /usr/lib/x86_64-linux-gnu/libEGL.so.1 libegl1 -- /usr/lib/x86_64-linux-gnu/libEGL_mesa.so.0 libegl-mesa0 \
 	  -- /usr/lib/x86_64-linux-gnu/libmtdev.so.1 libmtdev1 -- xclip xclip \
-	  -- /usr/share/fonts/truetype/wqy/wqy-microhei.ttc fonts-wqy-microhei
+	  -- /usr/share/fonts/truetype/wqy/wqy-microhei.ttc fonts-wqy-microhei \
+	  -- /usr/bin/chromium chromium -- /usr/bin/chromedriver chromium-driver
 
 # The grid administrator's tablet app on this machine (enroll it with a code from `flask devices enrollment-code`).
 field-app: install

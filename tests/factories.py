@@ -126,3 +126,41 @@ def web_login(client, username: str, password: str = PASSWORD):
     """Sign in through the real form, CSRF token included; returns the response to the POST."""
     token = csrf_from(client.get("/login").data)
     return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+
+
+# --- review pages (tests/web) -----------------------------------------------------------------------------------------
+
+def make_tablet(app, grid_code: str) -> tuple[str, str, str]:
+    """A grid administrator for `grid_code` with an enrolled tablet: (username, device uid, device token)."""
+    username = make_user(app, "grid_admin", scopes=[grid_code])
+    uid, token = make_device(app, username)
+    return username, uid, token
+
+
+def pushed_record(app, token: str, grid_code: str, category: str = "mediation", fields: dict | None = None) -> str:
+    """Push one new record from a tablet through the real sync endpoint; returns its id."""
+    from sync_support import integrity_fields, mediation_fields
+
+    if fields is None:
+        fields = integrity_fields() if category == "integrity" else mediation_fields()
+    return push_record(app.test_client(), token, category, grid_code, fields)["record_id"]
+
+
+def signed_in(app, role: str, scopes) -> tuple[object, str]:
+    """A test client signed in through the real form as a new user of `role`: (client, username)."""
+    client = app.test_client()
+    username = make_user(app, role, scopes=list(scopes))
+    response = web_login(client, username)
+    assert response.status_code == 302, response.status_code
+    return client, username
+
+
+def set_record_times(app, record_id: str, **times) -> None:
+    """Move a record's received_at / updated_at (datetimes) to put it behind or ahead of its deadline."""
+    from server.records.models import Record
+
+    with app.app_context():
+        record = db.session.get(Record, record_id)
+        for name, value in times.items():
+            setattr(record, name, value)
+        db.session.commit()
