@@ -14,6 +14,7 @@ from . import demo, web
 from .accounts import cli as accounts_cli
 from .devices import cli as devices_cli
 from .geo import cli as geo_cli
+from .maps import routes as maps_routes
 from .review import routes as review_routes
 
 __version__ = "0.1.0"
@@ -34,7 +35,9 @@ def create_app(overrides: Mapping | None = None) -> Flask:
     errors.init_app(app)
     api.init_app(app)
     web.init_app(app)
-    app.register_blueprint(review_routes.bp)
+    # Web pages by feature (the API blueprints are wired in api.py).
+    for pages in (review_routes.bp, maps_routes.pages, maps_routes.data):
+        app.register_blueprint(pages)
     for feature_cli in (geo_cli, accounts_cli, devices_cli, demo):
         feature_cli.init_app(app)
     return app

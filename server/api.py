@@ -8,12 +8,13 @@ from .accounts.routes import bp as accounts_bp
 from .attachments.routes import bp as attachments_bp
 from .devices.routes import bp as devices_bp
 from .geo.routes import bp as geo_bp
+from .maps.routes import bp as maps_bp
 from .openapi import bp as openapi_bp
 from .records.routes import bp as records_bp
 from .sync.routes import bp as sync_bp
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-for feature in (geo_bp, accounts_bp, devices_bp, records_bp, sync_bp, attachments_bp, openapi_bp):
+for feature in (geo_bp, accounts_bp, devices_bp, records_bp, sync_bp, attachments_bp, openapi_bp, maps_bp):
     bp.register_blueprint(feature)
 
 

@@ -23,6 +23,8 @@ from .accounts.schemas import PrincipalSchema, TokenSchema
 from .attachments.schemas import SHA256_ERROR, AttachmentStateSchema
 from .devices.schemas import DeviceSchema, EnrollmentSchema, EnrollSchema
 from .geo.schemas import GridFilterSchema, LocateQuerySchema
+from .maps.schemas import LEVEL_PARAM, STATS_RESPONSE, StatsQuerySchema
+from .maps.services import STATS_ROLES
 from .records.models import STATUSES
 from .records.schemas import RecordPageSchema, RecordQuerySchema, RecordSchema, UUID_PATTERN
 from .schemas import BaseSchema
@@ -254,6 +256,11 @@ OPERATIONS: tuple[Op, ...] = (
        description="200 with the state after a chunk; 201 when the file is complete. 409 offset_mismatch: resume "
                    "from Upload-Offset; 409 length_mismatch; 409 upload_in_progress (Retry-After); 413 over the size "
                    "limit; 422 hash_mismatch (the bytes were discarded: start again from 0)."),
+    Op("/stats/{level}", "get", "Figures per grid, community, street or district for one metric and time window",
+       ("stats",), STATS_ROLES, STATS_RESPONSE, query=StatsQuerySchema, path_params={"level": LEVEL_PARAM},
+       errors=(400, 401, 403, 404),
+       description="Aggregates only: codes and numbers, never a record or a name. Integrity concerns: inspectors at "
+                   "every level, city viewers per street or higher (403 below), never supervisors or administrators."),
 )
 
 
