@@ -49,7 +49,7 @@ class LiveServer:
             try:
                 if requests.get(self.url + "/api/v1/health", timeout=1).ok:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.1)
         raise RuntimeError("server did not start")
 
