@@ -286,6 +286,11 @@ class BaseRepository:
                             rec["conflicts"] = [{**c, "version": version} for c in result["conflicts"]]
                         if rec.get("status") is None:
                             rec["status"] = "reported"
+                        elif rec.get("status") == "returned" and row["op"] == "update" and \
+                                (rec.get("server_version") or 0) >= (row.get("base_version") or 0) + 1:
+                            # The server puts a corrected record back into review when it applies the update
+                            # (sync protocol); say so now rather than only after the next pull.
+                            rec["status"], rec["status_comment"] = "reported", None
                         if rec["category"] in confidential and row["op"] == "create":
                             purge += self._make_receipt(rec)
                     outcome = "conflict" if (status == "conflict" or result.get("original_status") == "conflict") \

@@ -499,3 +499,19 @@ def test_the_server_address_setting_overrides_the_enrolled_one(make_core):
     assert core.server_url() == "http://fake"
     core.set_setting("server_url", "http://moved.example")
     assert core.server_url() == "http://moved.example"
+
+
+def test_an_acknowledged_correction_is_back_in_review_before_any_pull(make_core):
+    core = make_core()
+    record = submit(core)
+    core.sync()
+    core.fake.server_edit(record.id, status="returned", comment="请补充当事人电话")
+    core.sync()
+    returned = core.record(record.id)
+    returned.fields["parties"][1]["phone"] = "13900000000"
+    core.submit(returned)
+    core.fake.fail("pull", CoreError("network", "网络中断"))  # the push gets through, the pull does not
+    core.sync()
+    corrected = core.record(record.id)
+    assert corrected.status == "reported" and corrected.status_comment is None
+    assert corrected.state == UPLOADED

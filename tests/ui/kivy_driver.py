@@ -36,12 +36,25 @@ class Driver:
         app, self.app = self.app, None
         if app is None:
             return
+        self.settle(app)
         app.dispatch("on_stop")
         for child in list(self.window.children):
             self.window.remove_widget(child)
         App._running_app = None
         forget_kv_app()
         self.frames(2)
+
+    def settle(self, app, timeout: float = 30.0) -> None:
+        """Let the app's background work end (a network probe, a sync) and its results land, so nothing of this
+        app runs on into the next test (a stray callback would otherwise act on the next app's screens)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.frames()
+            if not app.sync.running and not getattr(app, "_probe_running", False):
+                break
+            time.sleep(0.01)
+        app.sync.wait(timeout=5)
+        self.frames(3)
 
     # -- frames ---------------------------------------------------------------------------------------------
     def frames(self, count=1):

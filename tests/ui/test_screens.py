@@ -16,7 +16,7 @@ def enrolled_dir(grid_app, tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("enrolled")
     with RestartableServer(grid_app) as server:
         core = FieldCore(data_dir)
-        core.enroll(server.url, enrollment_code(grid_app, make_user(grid_app)))
+        core.enroll(server.url, enrollment_code(grid_app, make_user(grid_app, scopes=["420503003012002"])))
         core.close()
     return data_dir
 
