@@ -14,28 +14,14 @@ import time
 
 import pytest
 
-from browser import chromium_driver, screenshot, sign_in, sign_out
+from browser import screenshot, sign_in, sign_out
 from factories import PASSWORD, make_tablet, make_user, pushed_record
-from live_server import ThreadedServer
 from sync_support import mediation_fields
 
 GRID, SECOND_GRID = "420503002001001", "420503002001002"
 PARTIES = [{"name": "欧阳秀英", "role": "applicant", "phone": "13971230001"},
            {"name": "司马国栋", "role": "respondent", "phone": "13971230002"}]
 PERSONAL = ("欧阳秀英", "司马国栋", "13971230001", "13971230002", "黄春梅", "13971230003", "某社区主任")
-
-
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory):
-    browser = chromium_driver(tmp_path_factory.mktemp("chromium"))
-    yield browser
-    browser.quit()
-
-
-@pytest.fixture(scope="module")
-def site(grid_app):
-    with ThreadedServer(grid_app) as server:
-        yield server.url
 
 
 @pytest.fixture(scope="module")

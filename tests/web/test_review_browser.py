@@ -11,27 +11,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from browser import chromium_driver, screenshot, sign_in, sign_out
+from browser import screenshot, sign_in, sign_out
 from factories import PASSWORD, make_tablet, make_user, pushed_record, set_record_times
-from live_server import ThreadedServer
 from sync_support import mediation_fields
 
 COMMUNITY = "420502004002"
 GRID = "420502004002001"
 SECOND_GRID = "420502004002002"
-
-
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory):
-    browser = chromium_driver(tmp_path_factory.mktemp("chromium"))
-    yield browser
-    browser.quit()
-
-
-@pytest.fixture(scope="module")
-def site(grid_app):
-    with ThreadedServer(grid_app) as server:
-        yield server.url
 
 
 @pytest.fixture(scope="module")
