@@ -32,32 +32,6 @@ GRID = "420502001001001"          # the tablet's grid
 DIRECT_GRID = "420502001001002"   # the direct client's, so that the tablet's pull sees only its own records
 
 
-class SturdyLiveServer(LiveServer):
-    """LiveServer, but a slow first answer (ReadTimeout) is waited out instead of aborting and leaving gunicorn
-    running without its parent."""
-
-    def __enter__(self) -> SturdyLiveServer:
-        import subprocess
-
-        from bench.live_server import BIN
-
-        self.flask("db", "upgrade")
-        if self.grids:
-            self.flask("grids", "import", str(ROOT / "grids" / "yichang.geojson"))
-        self.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}", "--log-level",
-             "warning", "server:create_app()"], cwd=ROOT, env=self.env)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/api/v1/health", timeout=5).ok:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.1)
-        self.__exit__(None, None, None)
-        raise RuntimeError("server did not start")
-
-
 def server_app(server: LiveServer):
     os.environ["WANGGE_INSTANCE_PATH"] = str(server.instance)
     from server import create_app
@@ -115,7 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     n = args.records
 
-    with SturdyLiveServer(workers=2) as server, tempfile.TemporaryDirectory() as folder:
+    with LiveServer(workers=2) as server, tempfile.TemporaryDirectory() as folder:
         tablet_code, direct_code = enrollment_codes(server, [GRID, DIRECT_GRID])
         direct_token = requests.post(server.url + "/api/v1/devices/enroll", json={"code": direct_code},
                                      timeout=30).json()["token"]

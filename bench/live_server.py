@@ -3,23 +3,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from live_server import free_port, wait_until_healthy  # noqa: E402  (the tests' server helpers)
 
 
 class LiveServer:
@@ -44,13 +36,9 @@ class LiveServer:
         self.process = subprocess.Popen(
             [str(BIN / "gunicorn"), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}", "--log-level", "warning",
              "server:create_app()"], cwd=ROOT, env=self.env)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/api/v1/health", timeout=1).ok:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.1)
+        if wait_until_healthy(self.url):
+            return self
+        self.__exit__()  # never leave a gunicorn behind
         raise RuntimeError("server did not start")
 
     def __exit__(self, *exc) -> None:

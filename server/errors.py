@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import jsonify, render_template, request
+from flask import jsonify, make_response, render_template, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -69,7 +69,8 @@ def error_body(status: int, code: str, message: str, errors: dict | None = None)
 
         key = "error.csrf" if code == "csrf_failed" else f"error.{status}"
         text = translate(key)
-        return render_template("web/error.html", status=status, message=text if text != key else message), status
+        page = render_template("web/error.html", status=status, message=text if text != key else message)
+        return make_response(page, status)
     response = jsonify({"code": code, "status": status, "message": message, "errors": errors or {}})
     response.status_code = status
     return response
@@ -78,8 +79,6 @@ def error_body(status: int, code: str, message: str, errors: dict | None = None)
 
 def _service_error(error: ServiceError):
     response = error_body(error.status, error.code, error.message, error.errors)
-    if isinstance(response, tuple):
-        return response
     response.headers.update(error.headers)
     return response
 
@@ -94,8 +93,6 @@ def _http_error(error: HTTPException):
     if code == "bad_request" and "CSRF" in (error.description or ""):
         code = "csrf_failed"
     response = error_body(error.code or 500, code, error.description or error.name)
-    if isinstance(response, tuple):
-        return response
     # Keep headers werkzeug attached (e.g. Allow on 405, WWW-Authenticate on 401).
     for key, value in error.get_headers():
         if key.lower() != "content-type":

@@ -1,4 +1,5 @@
 """The project's marshmallow base schema and query-string parsing."""
+from flask import request
 from marshmallow import RAISE, Schema, ValidationError
 
 from .errors import BadRequest
@@ -21,8 +22,6 @@ def parse_query(schema: Schema, args) -> dict:
 
 def json_body() -> dict:
     """The request's JSON object; anything else (no body, not JSON, a list) is a 400 naming the body."""
-    from flask import request
-
     data = request.get_json(silent=True)
     if data is None:
         # Distinguish "not JSON at all" from "JSON null" only in the message; both are the client's mistake.

@@ -39,6 +39,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_until_healthy(url: str, timeout: float = 30.0) -> bool:
+    """Poll GET /api/v1/health until it answers 200; False when it never does within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/api/v1/health", timeout=1).ok:
+                return True
+        except requests.RequestException:
+            time.sleep(0.05)
+    return False
+
+
 class ServerProcess:
     """`flask run` in its own process on a given database, so a test can kill -9 it mid-request."""
 
@@ -53,13 +65,8 @@ class ServerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "server", "run", "--port", str(self.port), "--with-threads"],
             cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/api/v1/health", timeout=1).ok:
-                    return self
-            except requests.RequestException:
-                time.sleep(0.05)
+        if wait_until_healthy(self.url):
+            return self
         self.kill()
         raise RuntimeError("server process did not start")
 

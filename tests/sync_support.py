@@ -5,7 +5,8 @@ import itertools
 import uuid
 from datetime import datetime, timezone
 
-FIRST_GRID = "420502001001001"
+from factories import FIRST_GRID
+
 _seq = itertools.count(1)
 
 

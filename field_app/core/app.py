@@ -21,7 +21,7 @@ from .errors import CoreError, ValidationFailed
 from .forms import CategoryForm, forms_from_served
 from .location import LocationProvider, default_provider
 from .models import DRAFT, REJECTED, Enrollment, LocalRecord, RecordResult, SyncHealth, SyncReport
-from .outbox import iso, parse_time
+from .outbox import parse_time
 from .store import Repository, SQLiteRepository
 from .transport import RequestsTransport, Transport
 

@@ -3,7 +3,6 @@ turns every failure into a typed CoreError with plain words (network, timeout, a
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timezone
 from typing import Callable, Protocol
 

@@ -11,7 +11,7 @@ from ..geo.models import Community, District, Grid, Street
 from .auth import ROLES
 from .models import User, UserScope
 from .passwords import hash_password, needs_rehash, verify_password
-from .scope import CITY_CODE, scope_level
+from .scope import scope_level
 from .tokens import find_token, issue_token, revoke_tokens
 
 MIN_PASSWORD_LENGTH = 8
@@ -107,7 +107,3 @@ def disable_user(username: str) -> User:
 
 def list_users() -> list[User]:
     return list(db.session.scalars(select(User).order_by(User.username)))
-
-
-__all__ = ["CITY_CODE", "create_user", "check_password", "login", "logout", "disable_user", "list_users",
-           "get_user"]

@@ -12,13 +12,22 @@ from .importer import ImportRejected, import_file
 grids_cli = AppGroup("grids", help="Load and check the grid dataset.")
 
 
-def _count_features(path: str) -> int:
-    # Only for sizing the progress bar; a file that fails to parse is reported by the validator.
-    try:
-        with open(path, "rb") as handle:
-            return sum(1 for line in handle if b'"Feature"' in line) or 1
-    except OSError:
-        return 1
+class _ProgressBar:
+    """A click progress bar opened on the first report, once the validated file's size is known."""
+
+    def __init__(self, label: str):
+        self.label, self.bar, self.shown = label, None, 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.shown)
+        self.shown = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
 
 
 @grids_cli.command("import")
@@ -28,8 +37,11 @@ def _count_features(path: str) -> int:
 def import_command(path: str, retire_missing: bool):
     """Validate PATH and load it in one transaction; on any problem nothing changes."""
     try:
-        with click.progressbar(length=_count_features(path), label="importing grids", file=sys.stderr) as bar:
-            result = import_file(path, retire_missing=retire_missing, progress=bar.update)
+        bar = _ProgressBar("importing grids")
+        try:
+            result = import_file(path, retire_missing=retire_missing, progress=bar)
+        finally:
+            bar.close()
     except ImportRejected as rejected:
         for problem in rejected.problems:
             click.echo(f"error [{problem.rule}]: {problem}", err=True)

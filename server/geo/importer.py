@@ -19,7 +19,7 @@ from ..errors import Unprocessable
 from ..extensions import db
 from .models import Community, District, Grid, GridImport, Street, utcnow
 
-Progress = Callable[[int], None]
+Progress = Callable[[int, int], None]  # (grids written so far, grids in the file)
 
 
 class ImportRejected(Unprocessable):
@@ -69,14 +69,14 @@ def _write(records: list[GridRecord], result: ImportResult, retire_missing: bool
     communities = {c.code: c for c in db.session.scalars(select(Community))}
     grids = {g.code: g for g in db.session.scalars(select(Grid))}
 
-    for record in records:
+    for index, record in enumerate(records):
         district = _upsert(districts, District, record.district_code, name=record.district_name)
         street = _upsert(streets, Street, record.street_code, name=record.street_name, district=district)
         community = _upsert(communities, Community, record.community_code,
                             name=record.community_name, street=street)
         _upsert_grid(grids, record, community, result)
         if progress:
-            progress(1)
+            progress(index + 1, len(records))
 
     seen = {record.code for record in records}
     for code, grid in grids.items():

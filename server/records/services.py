@@ -67,17 +67,21 @@ def _load(category: Category, values: object, partial: bool) -> dict:
         raise Unprocessable("Some fields are invalid.", {"fields": error.messages}) from error
 
 
-def _place(record: Record, info: GridInfo) -> None:
-    record.grid_id, record.grid_code = info.id, info.code
-    record.community_code, record.street_code, record.district_code = (
-        info.community_code, info.street_code, info.district_code)
+def _placement(info: GridInfo) -> dict:
+    """The grid and its hierarchy codes, copied onto the record for plain indexed scope filters."""
+    return {"grid_id": info.id, "grid_code": info.code, "community_code": info.community_code,
+            "street_code": info.street_code, "district_code": info.district_code}
 
 
-def _routing(record: Record, category: Category) -> None:
-    """Copy routing metadata (location when not confidential, urgency) into plain columns."""
-    location = record.content.get("location") or {}
-    record.lon, record.lat = location.get("lon"), location.get("lat")
-    record.urgency = record.content.get("urgency")
+def _routing(content: dict) -> dict:
+    """Routing metadata in plain columns: location (only when not confidential, i.e. in content) and urgency."""
+    location = content.get("location") or {}
+    return {"lon": location.get("lon"), "lat": location.get("lat"), "urgency": content.get("urgency")}
+
+
+def _set(record: Record, values: dict) -> None:
+    for key, value in values.items():
+        setattr(record, key, value)
 
 
 def _diff(old: dict, new: dict) -> dict:
@@ -106,13 +110,9 @@ def prepare_create(*, record_id: str, category_key: str, grid_code: str, values:
     loaded = _load(category, values, partial=False)
     ordinary, secret = category.split(loaded)
     now = datetime.now(timezone.utc)
-    location = ordinary.get("location") or {}
-    record = {"id": record_id, "category": category.key, "grid_id": info.id, "grid_code": info.code,
-              "community_code": info.community_code, "street_code": info.street_code,
-              "district_code": info.district_code, "status": "reported", "status_comment": None,
-              "urgency": ordinary.get("urgency"), "version": 1, "content": ordinary,
-              "confidential": secret if category.confidential else None,
-              "lon": location.get("lon"), "lat": location.get("lat"), "occurred_at": occurred_at,
+    record = {"id": record_id, "category": category.key, **_placement(info), **_routing(ordinary),
+              "status": "reported", "status_comment": None, "version": 1, "content": ordinary,
+              "confidential": secret if category.confidential else None, "occurred_at": occurred_at,
               "occurred_at_server_est": occurred_at_server_est, "received_at": now, "updated_at": now,
               "created_by_id": actor.user_id, "device_id": actor.device_id, "open_conflicts": 0}
     change = {"record_id": record_id, "version": 1, "kind": "create", "at": now, "actor_id": actor.user_id,
@@ -196,8 +196,8 @@ def update_record(*, record_id: str, base_version: int, values: object, actor: A
     record.version += 1
     record.content = {**record.content, **loaded}
     if new_info is not None:
-        _place(record, new_info)
-    _routing(record, category)
+        _set(record, _placement(new_info))
+    _set(record, _routing(record.content))
     record.updated_at = now
     conflicts = []
     for key in overlapping:

@@ -30,10 +30,6 @@ def lock_for_writing() -> None:
     session.info["wangge.write_lock"] = True
 
 
-def release_marker(session) -> None:
-    session.info.pop("wangge.write_lock", None)
-
-
 def log_change(record, origin_device_id: int | None) -> None:
     log_changes([(record.id, record.grid_code, record.version)], origin_device_id)
 
@@ -51,4 +47,4 @@ def log_changes(changes: list[tuple[str, str, int]], origin_device_id: int | Non
 def _forget_lock(session, transaction) -> None:
     # The lock ends with the outermost transaction; savepoints inside it keep it.
     if transaction.parent is None:
-        release_marker(session)
+        session.info.pop("wangge.write_lock", None)

@@ -244,18 +244,23 @@ def test_pull_applies_snapshots_by_version_and_ignores_older_ones(make_core):
     assert core.record(record.id).fields["outcome"] == "failed"
 
 
-def test_returned_record_is_shown_and_resubmitted(make_core):
-    core = make_core()
+def _returned_by_a_supervisor(core):
+    """A record uploaded, then returned for correction by the server, as the tablet sees it after a pull."""
     record = submit(core)
     core.sync()
     core.fake.server_edit(record.id, status="returned", comment="请补充当事人电话")
     core.sync()
-    returned = core.record(record.id)
+    return core.record(record.id)
+
+
+def test_returned_record_is_shown_and_resubmitted(make_core):
+    core = make_core()
+    returned = _returned_by_a_supervisor(core)
     assert returned.state == RETURNED and returned.status_comment == "请补充当事人电话"
     returned.fields["parties"][1]["phone"] = "13900000000"
     assert core.submit(returned).state == WAITING
     core.sync()
-    assert core.record(record.id).state == UPLOADED and core.record(record.id).status == "reported"
+    assert core.record(returned.id).state == UPLOADED and core.record(returned.id).status == "reported"
 
 
 def test_conflict_is_shown(make_core):
@@ -503,15 +508,11 @@ def test_the_server_address_setting_overrides_the_enrolled_one(make_core):
 
 def test_an_acknowledged_correction_is_back_in_review_before_any_pull(make_core):
     core = make_core()
-    record = submit(core)
-    core.sync()
-    core.fake.server_edit(record.id, status="returned", comment="请补充当事人电话")
-    core.sync()
-    returned = core.record(record.id)
+    returned = _returned_by_a_supervisor(core)
     returned.fields["parties"][1]["phone"] = "13900000000"
     core.submit(returned)
     core.fake.fail("pull", CoreError("network", "网络中断"))  # the push gets through, the pull does not
     core.sync()
-    corrected = core.record(record.id)
+    corrected = core.record(returned.id)
     assert corrected.status == "reported" and corrected.status_comment is None
     assert corrected.state == UPLOADED

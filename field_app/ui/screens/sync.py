@@ -37,9 +37,6 @@ class SyncScreen(Screen):
     def cancel(self):
         App.get_running_app().sync.cancel()
 
-    def refresh(self):
-        pass
-
     def show_report(self, report):
         if report is None:
             return
