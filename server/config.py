@@ -6,6 +6,8 @@ import os
 import secrets
 from pathlib import Path
 
+from . import jsontext
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -37,5 +39,6 @@ def from_environment(instance_path: str) -> dict:
         "SECRET_KEY": secret_key(instance_path),
         "MIGRATIONS_DIR": str(PROJECT_ROOT / "migrations"),
         "MAX_CONTENT_LENGTH": int(os.environ.get("WANGGE_MAX_BODY_BYTES", 32 * 1024 * 1024)),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "json_serializer": jsontext.dumps,
+                                      "json_deserializer": jsontext.loads},
     }

@@ -59,10 +59,10 @@ class RecordChange(db.Model):
     """One version of a record: who, when, which fields, old and new values (and conflicts, both sides)."""
 
     __tablename__ = "record_changes"
-    __table_args__ = (UniqueConstraint("record_id", "version"),)
+    __table_args__ = (UniqueConstraint("record_id", "version"),)  # also the index for a record's history
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    record_id: Mapped[str] = mapped_column(ForeignKey("records.id"), index=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("records.id"))
     version: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))  # create | update | merge | conflict | status | resubmit
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

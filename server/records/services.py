@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from marshmallow import ValidationError
-from sqlalchemy import insert, or_, select
+from sqlalchemy import or_, select
 
 from ..accounts.scope import Scope
+from ..bulk import insert_rows
 from ..errors import Conflict, Forbidden, Unprocessable
 from ..extensions import db
 from ..geo.grid_index import GridInfo, grid_info
@@ -103,13 +104,15 @@ class PreparedCreate:
 
 def prepare_create(*, record_id: str, category_key: str, grid_code: str, values: object, occurred_at: datetime,
                    occurred_at_server_est: datetime | None, actor: Actor, scope: Scope,
-                   mutation_id: str | None = None, revision: str | None = None) -> PreparedCreate:
-    """Validate a new record without touching the database (so it can run outside the write lock)."""
+                   mutation_id: str | None = None, revision: str | None = None,
+                   received_at: datetime | None = None) -> PreparedCreate:
+    """Validate a new record without touching the database (so it can run outside the write lock).
+    `received_at` defaults to now; a push passes its own arrival time, the same for the whole batch."""
     category = _category(category_key)
     info = _grid(grid_code, scope, revision)
     loaded = _load(category, values, partial=False)
     ordinary, secret = category.split(loaded)
-    now = datetime.now(timezone.utc)
+    now = received_at or datetime.now(timezone.utc)
     record = {"id": record_id, "category": category.key, **_placement(info), **_routing(ordinary),
               "status": "reported", "status_comment": None, "version": 1, "content": ordinary,
               "confidential": secret if category.confidential else None, "occurred_at": occurred_at,
@@ -132,12 +135,10 @@ def insert_prepared(prepared: list[PreparedCreate]) -> None:
     if not prepared:
         return
     lock_for_writing()
-    # Core inserts on the tables (not ORM bulk inserts): the same SQL with less per-row bookkeeping.
-    db.session.execute(insert(Record.__table__), [p.record for p in prepared])
-    db.session.execute(insert(RecordChange.__table__), [p.change for p in prepared])
-    links = [{"record_id": p.record_id, "sha256": sha} for p in prepared for sha in p.attachments]
-    if links:
-        db.session.execute(insert(RecordAttachment.__table__), links)
+    insert_rows(Record.__table__, [p.record for p in prepared])
+    insert_rows(RecordChange.__table__, [p.change for p in prepared])
+    insert_rows(RecordAttachment.__table__,
+                [{"record_id": p.record_id, "sha256": sha} for p in prepared for sha in p.attachments])
     log_changes([(p.record_id, p.record["grid_code"], 1) for p in prepared], prepared[0].record["device_id"])
 
 

@@ -7,9 +7,10 @@ transaction-level advisory lock. Held until commit, it makes id order equal comm
 """
 from __future__ import annotations
 
-from sqlalchemy import event, insert, text
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
+from ..bulk import insert_rows
 from ..extensions import db
 from ..timeutil import utcnow
 from .models import ChangeLogEntry
@@ -38,7 +39,7 @@ def log_changes(changes: list[tuple[str, str, int]], origin_device_id: int | Non
     """Append (record id, grid code, version) entries in order, with one executemany."""
     lock_for_writing()
     now = utcnow()
-    db.session.execute(insert(ChangeLogEntry.__table__), [
+    insert_rows(ChangeLogEntry.__table__, [
         {"record_id": record_id, "grid_code": grid_code, "version": version, "origin_device_id": origin_device_id,
          "at": now} for record_id, grid_code, version in changes])
 

@@ -15,14 +15,14 @@ class Mutation(db.Model):
     """An applied (or conflicted) mutation; the unique mutation_id makes every retry a duplicate, never a copy."""
 
     __tablename__ = "sync_mutations"
-    __table_args__ = (Index("ix_sync_mutations_device_seq", "device_id", "seq"),)
+    # Only the unique mutation_id is indexed: every extra index on a random UUID costs a push a page write per row.
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     mutation_id: Mapped[str] = mapped_column(String(36), unique=True)
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     seq: Mapped[int] = mapped_column(Integer)
-    record_id: Mapped[str] = mapped_column(String(36), index=True)
+    record_id: Mapped[str] = mapped_column(String(36))
     op: Mapped[str] = mapped_column(String(8))
     body_sha256: Mapped[str] = mapped_column(String(64))  # a reused mutation_id with another body is refused
     status: Mapped[str] = mapped_column(String(12))  # applied | conflict

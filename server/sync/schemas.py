@@ -1,6 +1,7 @@
 """Wire schemas of the sync protocol (see docs/sync-protocol.md)."""
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from ..fastcheck import compile_schema
 from ..fields import AwareTime, UUIDString
 from ..schemas import BaseSchema
 
@@ -38,14 +39,30 @@ class MutationSchema(BaseSchema):
 
     @validates_schema
     def _op_rules(self, data, **kwargs):
-        if data.get("op") == "create":
-            missing = {name: ["required for a create"] for name in ("category", "grid_code") if not data.get(name)}
-            if data.get("base_version") is not None:
-                missing["base_version"] = ["must be empty for a create"]
-            if missing:
-                raise ValidationError(missing)
-        if data.get("op") == "update" and data.get("base_version") is None:
-            raise ValidationError({"base_version": ["required for an update"]})
+        errors = op_rule_errors(data)
+        if errors:
+            raise ValidationError(errors)
+
+
+def op_rule_errors(data: dict) -> dict:
+    """What a create and an update each need beyond the field types."""
+    if data.get("op") == "create":
+        errors = {name: ["required for a create"] for name in ("category", "grid_code") if not data.get(name)}
+        if data.get("base_version") is not None:
+            errors["base_version"] = ["must be empty for a create"]
+        return errors
+    if data.get("op") == "update" and data.get("base_version") is None:
+        return {"base_version": ["required for an update"]}
+    return {}
+
+
+_mutation_schema = MutationSchema()
+_fast_mutation = compile_schema(_mutation_schema, rules=lambda data: not op_rule_errors(data))
+
+
+def load_mutation(raw: object) -> dict:
+    """What MutationSchema().load(raw) returns (or raises), by the compiled fast path when it can tell."""
+    return _fast_mutation(raw) or _mutation_schema.load(raw)
 
 
 class PullQuerySchema(BaseSchema):

@@ -8,18 +8,20 @@ retry gets the same answer back as `duplicate`.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from marshmallow import ValidationError
-from sqlalchemy import false, insert, or_, select, true
+from sqlalchemy import false, or_, select, true
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.auth import Principal
+from ..bulk import insert_rows
 from ..devices.services import record_health
 from ..errors import ServiceError
 from ..extensions import db
 from ..geo.revision import current_revision
+from ..jsontext import canonical
 from ..records.categories import catalogue
 from ..records.models import Record, RecordConflict
 from ..records.services import (Actor, PreparedCreate, existing_record_ids, insert_prepared, prepare_create,
@@ -28,9 +30,7 @@ from ..timeutil import iso, utcnow
 from . import cursor as cursors
 from .changelog import lock_for_writing
 from .models import ChangeLogEntry, Mutation
-from .schemas import MutationSchema
-
-_mutation_schema = MutationSchema()
+from .schemas import load_mutation
 
 
 def server_time() -> str:
@@ -39,8 +39,7 @@ def server_time() -> str:
 
 def body_hash(raw: object) -> str:
     """Key order and whitespace do not matter; any other difference in the body does."""
-    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical(raw)).hexdigest()
 
 
 def _rejected(raw: object, errors: dict, message: str, retry: bool = False) -> dict:
@@ -91,12 +90,13 @@ def push(principal: Principal, envelope: dict) -> dict:
     """Phase 1 validates everything that needs no database, outside the write lock, so that concurrent pushes
     overlap their CPU work; phase 2 takes the lock and writes (creates in bulk, updates one by one, in order)."""
     actor = Actor(user_id=principal.user.id, device_id=principal.device.id)
-    revision = current_revision()
+    revision, received_at = current_revision(), utcnow()
     # Acknowledged mutations never change, so a retry's duplicates can be recognised before the lock and skip the
     # expensive field validation; the check is repeated under the lock for anything committed meanwhile.
     raw_ids = {raw.get("mutation_id") for raw in envelope["mutations"] if isinstance(raw, dict)}
     seen_before = _acknowledged({i for i in raw_ids if isinstance(i, str)})
-    items = [_prepare(raw, actor, principal.scope, revision, seen_before) for raw in envelope["mutations"]]
+    items = [_prepare(raw, actor, principal.scope, revision, seen_before, received_at)
+             for raw in envelope["mutations"]]
     db.session.commit()  # end the read transaction before queueing for the write lock
 
     lock_for_writing()  # before any read, so idempotency checks see every committed mutation
@@ -127,10 +127,11 @@ def push(principal: Principal, envelope: dict) -> dict:
     return {"server_time": server_time(), "results": [item.result for item in items]}
 
 
-def _prepare(raw: object, actor: Actor, scope, revision: str, seen_before: dict[str, Acknowledged]) -> Item:
+def _prepare(raw: object, actor: Actor, scope, revision: str, seen_before: dict[str, Acknowledged],
+             received_at: datetime) -> Item:
     item = Item(raw)
     try:
-        item.mutation = _mutation_schema.load(raw)
+        item.mutation = load_mutation(raw)
     except ValidationError as error:
         item.result = _rejected(raw, error.messages, "The mutation is malformed.")
         return item
@@ -145,7 +146,7 @@ def _prepare(raw: object, actor: Actor, scope, revision: str, seen_before: dict[
                 record_id=mutation["record_id"], category_key=mutation["category"], grid_code=mutation["grid_code"],
                 values=mutation["fields"], occurred_at=mutation["device_time"],
                 occurred_at_server_est=mutation.get("server_time_est"), actor=actor, scope=scope,
-                mutation_id=mutation["mutation_id"], revision=revision)
+                mutation_id=mutation["mutation_id"], revision=revision, received_at=received_at)
         except ServiceError as error:
             item.result = _rejected(raw, error.errors or {"_": [error.message]}, error.message)
     return item
@@ -173,7 +174,7 @@ def _insert_creates(pending: list[Item], actor: Actor) -> None:
     savepoint = db.session.begin_nested()
     try:
         insert_prepared([item.prepared for item in pending])
-        db.session.execute(insert(Mutation.__table__), [_mutation_values(item, actor) for item in pending])
+        insert_rows(Mutation.__table__, [_mutation_values(item, actor) for item in pending])
         savepoint.commit()
     except IntegrityError:
         # Not expected (ids were checked under the lock); fall back to one at a time so only a culprit fails.
@@ -187,7 +188,8 @@ def _insert_creates(pending: list[Item], actor: Actor) -> None:
 def _mutation_values(item: Item, actor: Actor) -> dict:
     return {"mutation_id": item.mutation_id, "device_id": actor.device_id, "user_id": actor.user_id,
             "seq": item.mutation["seq"], "record_id": item.mutation["record_id"], "op": "create",
-            "body_sha256": item.digest, "status": "applied", "result": item.result, "received_at": utcnow()}
+            "body_sha256": item.digest, "status": "applied", "result": item.result,
+            "received_at": item.prepared.record["received_at"]}
 
 
 def _update(item: Item, actor: Actor, scope, known: dict[str, Acknowledged]) -> None:

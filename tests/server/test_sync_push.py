@@ -99,6 +99,19 @@ def test_one_bad_item_never_sinks_the_batch(grid_app, tablet):
         assert db.session.get(Record, bad_fields["record_id"]) is None
 
 
+def test_times_that_fall_outside_the_calendar_in_utc_are_rejected_by_name(tablet):
+    """0001-01-01 at +02:00 is before year 1 in UTC: a per-item rejection, never a 500 (found by hypothesis)."""
+    client, token, _ = tablet
+    early = "0001-01-01T00:00:00+02:00"
+    visit = {"started_at": early, "ended_at": "2026-11-27T09:00:00Z",
+             "households": [{"household": "3-201", "outcome": "visited"}]}
+    response = push(client, token, [create(device_time=early), create(category="visit_round", fields=visit)])
+    assert response.status_code == 200
+    first, second = response.get_json()["results"]
+    assert first["status"] == "rejected" and "device_time" in first["errors"]
+    assert second["status"] == "rejected" and "started_at" in second["errors"]["fields"]
+
+
 def test_create_rules(tablet):
     client, token, _ = tablet
     no_grid = create()

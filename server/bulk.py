@@ -1,0 +1,60 @@
+"""Bulk inserts for the sync write path, with less work per row than SQLAlchemy's Core executemany.
+
+Core's executemany builds a parameter dict for every row and runs every value through its column type's bind
+processor; for a push of 500 records into four tables that was a fifth of the request. On SQLite, `insert_rows`
+looks each column's processor up once, converts a value that repeats (the batch's shared timestamps) once, and
+hands the driver plain tuples: the stored values are exactly those `insert(table)` stores (the same processors do
+the converting). PostgreSQL keeps SQLAlchemy's own path, whose batched multi-row VALUES matters more there.
+"""
+from __future__ import annotations
+
+import functools
+
+from sqlalchemy import JSON, Table, insert
+
+from .extensions import db
+
+
+def insert_rows(table: Table, rows: list[dict]) -> None:
+    """INSERT the rows (dicts with the same keys, covering every column without a generated value)."""
+    if not rows:
+        return
+    names = tuple(rows[0])
+    _require_complete(table, names)  # on every backend, so a mistake cannot hide behind PostgreSQL's defaults
+    connection = db.session.connection()
+    dialect = connection.dialect
+    if dialect.name != "sqlite":
+        connection.execute(insert(table), rows)
+        return
+    statement, processors = _plan(table, names, dialect)
+    columns = []
+    for name, (process, repeats) in zip(names, processors):
+        values = [row[name] for row in rows]
+        if process is not None and repeats:
+            converted = {value: process(value) for value in set(values)}
+            values = [converted[value] for value in values]
+        elif process is not None:
+            values = [process(value) for value in values]
+        columns.append(values)
+    connection.exec_driver_sql(statement, list(zip(*columns)))
+
+
+@functools.lru_cache(maxsize=64)
+def _require_complete(table: Table, names: tuple[str, ...]) -> None:
+    """Column defaults are not applied here: every column must have a value, except a generated primary key."""
+    missing = [column.name for column in table.columns if column.name not in names
+               and not (column.primary_key and column.autoincrement in (True, "auto"))
+               and (column.default is not None or column.server_default is not None or not column.nullable)]
+    if missing:
+        raise ValueError(f"insert_rows into {table.name} needs values for {', '.join(missing)}")
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(table: Table, names: tuple[str, ...], dialect) -> tuple[str, list]:
+    # (processor, whether values are hashable and worth converting once each); JSON documents are neither.
+    processors = [(table.c[name].type.dialect_impl(dialect).bind_processor(dialect),
+                   not isinstance(table.c[name].type, JSON)) for name in names]
+    quote = dialect.identifier_preparer.quote
+    statement = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in names)}) "
+                 f"VALUES ({', '.join('?' for _ in names)})")
+    return statement, processors
