@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from marshmallow import RAISE, Schema, fields, missing, validate
 
-from .fields import AwareTime, UUIDString, parse_aware, utc_text
+from .fields import AwareTime, IsoDate, IsoDateTime, UUIDString, parse_aware, utc_text
 
 Post = Callable[[Any], Any] | None  # turns msgspec's builtins into marshmallow's output, where they differ
 _LOWER_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"  # upper case goes the slow way
@@ -67,44 +67,55 @@ def _string(field: fields.String):
 
 
 def _compile_field(field: fields.Field) -> tuple[Any, Post]:
-    # Order matters: IsoDate is a Date; the project's fields are checked before marshmallow's.
-    if isinstance(field, UUIDString):
-        return Annotated[str, msgspec.Meta(pattern=_LOWER_UUID)], None
-    if isinstance(field, AwareTime):
-        return Annotated[str, msgspec.Meta(max_length=40)], parse_aware
-    if type(field).__name__ == "IsoDateTime":
-        return Annotated[str, msgspec.Meta(max_length=40)], utc_text
-    if isinstance(field, fields.Date) and type(field).__name__ == "IsoDate":
-        return datetime.date, None  # to_builtins writes the same YYYY-MM-DD as date.isoformat()
-    if isinstance(field, fields.String):
+    # Exact classes only: a subclass (marshmallow's UUID is a String) may load to something else entirely.
+    kind = type(field)
+    if kind in _PLAIN:
+        if field.validators:
+            raise NotCompilable(f"validators on {kind.__name__}")
+        return _PLAIN[kind]
+    if kind is fields.String:
         return _string(field), None
-    if isinstance(field, fields.Integer):  # bools, floats and strings take the slow path
+    if kind is fields.Boolean and not field.validators and (not field.truthy or True in field.truthy) \
+            and (not field.falsy or False in field.falsy):
+        return bool, None  # true and false, which such a Boolean loads as themselves
+    if kind is fields.Integer:  # bools, floats and strings take the slow path
         return _annotated(int, _meta_of(field.validators, (validate.Range,))), None
-    if isinstance(field, fields.Float):
+    if kind is fields.Float:
         meta = _meta_of(field.validators, (validate.Range,))
         if not field.allow_nan and not ({"ge", "gt"} & set(meta) and {"le", "lt"} & set(meta)):
             raise NotCompilable("a Float that must be finite needs both bounds")  # NaN and inf fail a bound
         return _annotated(float, meta), None
-    if isinstance(field, fields.Boolean):
-        return bool, None  # only true and false: marshmallow maps them to themselves
-    if isinstance(field, fields.List):
+    if kind is fields.List:
         inner, post = _compile_field(field.inner)
         meta = _meta_of(field.validators, (validate.Length,))
         return _annotated(list[inner], meta), (lambda values: [post(v) for v in values]) if post else None
-    if isinstance(field, fields.Nested):
+    if kind is fields.Nested:
         inner, post = _compile_struct(field.schema)
         if field.many:
             meta = _meta_of(field.validators, (validate.Length,))
             return _annotated(list[inner], meta), (lambda values: [post(v) for v in values]) if post else None
+        if field.validators:
+            raise NotCompilable("validators on a single Nested")
         return inner, post
-    if type(field) is fields.Dict and field.key_field is None and field.value_field is None:
+    if kind is fields.Dict and field.key_field is None and field.value_field is None and not field.validators:
         return dict, None
-    raise NotCompilable(f"field {type(field).__name__}")
+    raise NotCompilable(f"field {kind.__name__}")
 
 
-def _compile_struct(schema: Schema) -> tuple[type, Post]:
+# Fields without options: their msgspec type and the conversion from msgspec's builtins to marshmallow's output.
+_PLAIN: dict[type, tuple[Any, Post]] = {
+    UUIDString: (Annotated[str, msgspec.Meta(pattern=_LOWER_UUID)], None),
+    AwareTime: (Annotated[str, msgspec.Meta(max_length=40)], parse_aware),
+    IsoDateTime: (Annotated[str, msgspec.Meta(max_length=40)], utc_text),
+    IsoDate: (datetime.date, None),  # to_builtins writes the same YYYY-MM-DD as date.isoformat()
+}
+
+
+def _compile_struct(schema: Schema, rules_given: bool = False) -> tuple[type, Post]:
     if schema.unknown != RAISE or schema.partial:
         raise NotCompilable("only schemas that reject unknown fields")
+    if _has_hooks(schema) and not rules_given:
+        raise NotCompilable(f"{type(schema).__name__} has hooks; pass the rules they enforce")
     members, posts = [], {}
     for name, field in schema.load_fields.items():
         key = field.attribute or name
@@ -146,9 +157,7 @@ def compile_schema(schema: Schema, rules: Callable[[dict], bool] | None = None) 
 
     A schema with hooks (e.g. `@validates_schema`) compiles only with `rules`: a function saying whether the
     loaded values pass them (the schema's validator and `rules` should call one shared function)."""
-    if _has_hooks(schema) and rules is None:
-        raise NotCompilable(f"{type(schema).__name__} has hooks; pass the rules they enforce")
-    struct, post = _compile_struct(schema)
+    struct, post = _compile_struct(schema, rules_given=rules is not None)
 
     def check(value: object) -> dict | None:
         try:

@@ -49,3 +49,20 @@ class AwareTime(fields.Field):
             return parse_aware(value)
         except ValueError as error:
             raise ValidationError("Not a valid ISO 8601 date-time.") from error
+
+
+class IsoDate(fields.Date):
+    """A calendar date, stored as its ISO text."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).isoformat()
+
+
+class IsoDateTime(fields.Field):
+    """Any ISO 8601 time with an offset (or UTC when none), stored as UTC ISO text."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return utc_text(value)
+        except ValueError as error:
+            raise ValidationError("Not a valid ISO 8601 date-time.") from error

@@ -15,26 +15,11 @@ from pathlib import Path
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from ..fastcheck import compile_schema
-from ..fields import UUIDString, utc_text
+from ..fields import IsoDate, IsoDateTime, UUIDString
 
 SOURCE = Path(__file__).with_name("categories.json")
 SHA256_HEX = validate.Regexp(r"^[0-9a-f]{64}$", error="must be a SHA-256 in lowercase hex")
 PHONE = validate.Regexp(r"^\+?[0-9][0-9 \-]{4,19}$", error="must be a phone number")
-
-
-class IsoDate(fields.Date):
-    def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).isoformat()
-
-
-class IsoDateTime(fields.Field):
-    """Any ISO 8601 time with an offset (or UTC when none), stored as UTC ISO text."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        try:
-            return utc_text(value)
-        except ValueError as error:
-            raise ValidationError("Not a valid ISO 8601 date-time.") from error
 
 
 class LocationSchema(Schema):

@@ -172,7 +172,18 @@ def test_what_cannot_be_compiled_is_refused_at_start_up():
     class Unanchored(Schema):
         code = fields.String(validate=validate.Regexp(r"\d+"))
 
-    for schema in (WithEmail(), WithHook(), Unanchored()):
+    class WithUUID(Schema):  # a String subclass that loads to uuid.UUID
+        id = fields.UUID()
+
+    class YesNo(Schema):
+        answer = fields.Boolean(truthy={"yes"}, falsy={"no"})
+
+    class NestedHook(Schema):
+        inner = fields.Nested(WithHook)
+
+    for schema in (WithEmail(), WithHook(), Unanchored(), WithUUID(), YesNo(), NestedHook()):
         with pytest.raises(NotCompilable):
             compile_schema(schema)
     assert compile_schema(WithHook(), rules=lambda data: True)({"name": "x"}) == {"name": "x"}
+    with pytest.raises(NotCompilable):
+        compile_schema(NestedHook(), rules=lambda data: True)  # the rules cover the outer schema only
