@@ -44,9 +44,11 @@ class UUIDString(fields.Field):
 class AwareTime(fields.Field):
     """ISO 8601 date-time; without an offset it is taken as UTC. Returns an aware datetime in UTC."""
 
+    parse = staticmethod(parse_aware)
+
     def _deserialize(self, value, attr, data, **kwargs):
         try:
-            return parse_aware(value)
+            return self.parse(value)
         except ValueError as error:
             raise ValidationError("Not a valid ISO 8601 date-time.") from error
 
@@ -58,11 +60,7 @@ class IsoDate(fields.Date):
         return super()._deserialize(value, attr, data, **kwargs).isoformat()
 
 
-class IsoDateTime(fields.Field):
+class IsoDateTime(AwareTime):
     """Any ISO 8601 time with an offset (or UTC when none), stored as UTC ISO text."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
-        try:
-            return utc_text(value)
-        except ValueError as error:
-            raise ValidationError("Not a valid ISO 8601 date-time.") from error
+    parse = staticmethod(utc_text)
