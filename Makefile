@@ -50,6 +50,7 @@ grids-validate: install
 bench: install
 	$(PY) bench/grids_api.py
 	$(PY) bench/sync_ingest.py
+	$(PY) bench/sync_profile.py
 	$(PY) bench/web.py
 	xvfb-run -a $(PY) bench/field_app_start.py
 	$(PY) bench/field_sync.py
