@@ -22,6 +22,7 @@ from marshmallow import fields
 from .accounts.schemas import PrincipalSchema, TokenSchema
 from .attachments.schemas import SHA256_ERROR, AttachmentStateSchema
 from .devices.schemas import DeviceSchema, EnrollmentSchema, EnrollSchema
+from .fields import AwareTime, IsoDate, UUIDString
 from .geo.schemas import GridFilterSchema, LocateQuerySchema
 from .maps.schemas import LEVEL_PARAM, STATS_RESPONSE, StatsQuerySchema
 from .maps.services import STATS_ROLES
@@ -346,8 +347,9 @@ def _operation(op: Op) -> dict:
 
 def build_spec(app) -> dict:
     """The document for `app`: the rows of OPERATIONS whose route `app` has (see the module docstring)."""
+    marshmallow_plugin = MarshmallowPlugin(schema_name_resolver=_schema_name)
     spec = APISpec(title="Wangge API", version=app.config.get("VERSION", "0.1.0"), openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name)],
+                   plugins=[marshmallow_plugin],
                    info={"description": "Community grid management for central Yichang: grids, records, tablet sync. "
                                         "Every error has the shape of the Error schema. The sync protocol is "
                                         "described in docs/sync-protocol.md."},
@@ -355,6 +357,10 @@ def build_spec(app) -> dict:
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer",
                                                    "description": "a user token (POST /auth/token) or a device "
                                                                   "token (POST /devices/enroll)"})
+    # The project's lean fields (server/fields.py) are typed like the marshmallow fields they stand in for.
+    marshmallow_plugin.map_to_openapi_type(UUIDString, "string", "uuid")
+    marshmallow_plugin.map_to_openapi_type(AwareTime, "string", "date-time")
+    marshmallow_plugin.map_to_openapi_type(IsoDate, "string", "date")
     spec.components.schema("Error", schema=ErrorSchema)
     for name, header in HEADERS.items():
         spec.components.header(name, header)

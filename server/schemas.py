@@ -5,6 +5,11 @@ from marshmallow import RAISE, Schema, ValidationError
 from .errors import BadRequest
 
 
+# The largest value an INTEGER column holds on PostgreSQL (and well inside SQLite's): bigger client numbers are a
+# 422 naming the field, not a database error.
+MAX_INT = 2**31 - 1
+
+
 class BaseSchema(Schema):
     """Shared options: unknown fields are an error, never silently dropped."""
 

@@ -1,8 +1,14 @@
 """Query arguments of the statistics endpoints and the shape of their answer (for the OpenAPI document)."""
+from datetime import date
+
 from marshmallow import fields, validate
 
 from ..schemas import BaseSchema
 from .services import LEVELS, MAX_DAYS, METRICS
+
+
+# Days the statistics can cover; also keeps a window's China-time bounds inside the calendar once turned into UTC.
+DAYS = validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31), error="must be between {min} and {max}")
 
 
 class StatsQuerySchema(BaseSchema):
@@ -10,9 +16,9 @@ class StatsQuerySchema(BaseSchema):
                            metadata={"description": "records | open_cases | overdue | visit_coverage"})
     category = fields.String(load_default=None, validate=validate.Length(min=1, max=32),
                              metadata={"description": "a category key (records, open_cases, overdue only)"})
-    first = fields.Date(data_key="from", load_default=None,
+    first = fields.Date(data_key="from", load_default=None, validate=DAYS,
                         metadata={"description": "first day (China time), included; default: 29 days before `to`"})
-    last = fields.Date(data_key="to", load_default=None,
+    last = fields.Date(data_key="to", load_default=None, validate=DAYS,
                        metadata={"description": f"last day (China time), included; default: today; at most "
                                                 f"{MAX_DAYS} days after `from`"})
 

@@ -16,6 +16,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from ..fastcheck import compile_schema
 from ..fields import IsoDate, IsoDateTime, UUIDString
+from ..schemas import MAX_INT
 
 SOURCE = Path(__file__).with_name("categories.json")
 SHA256_HEX = validate.Regexp(r"^[0-9a-f]{64}$", error="must be a SHA-256 in lowercase hex")
@@ -54,7 +55,8 @@ def _field(spec: dict) -> fields.Field:
     if kind == "datetime":
         return IsoDateTime(**common)
     if kind == "integer":
-        return fields.Integer(strict=True, validate=validate.Range(spec.get("min"), spec.get("max")), **common)
+        return fields.Integer(strict=True, validate=validate.Range(spec.get("min", -MAX_INT), spec.get("max", MAX_INT)),
+                              **common)
     if kind == "boolean":
         return fields.Boolean(truthy={True}, falsy={False}, **common)
     if kind == "phone":

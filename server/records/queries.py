@@ -116,7 +116,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         if prefix != "r1":
             raise ValueError(prefix)
         return datetime.fromisoformat(moment).astimezone(timezone.utc), str(uuid.UUID(record_id))
-    except (ValueError, UnicodeDecodeError, binascii.Error) as error:
+    except (ValueError, OverflowError, UnicodeDecodeError, binascii.Error) as error:
         raise BadRequest("The cursor was not issued by this server.", {"cursor": ["invalid cursor"]}) from error
 
 

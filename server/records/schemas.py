@@ -6,12 +6,11 @@ fields a role may see); views never pick fields themselves.
 """
 from __future__ import annotations
 
-from datetime import timezone
-
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from ..accounts.auth import Principal
 from ..attachments.schemas import AttachmentStateSchema
+from ..fields import AwareTime
 from ..schemas import BaseSchema
 from ..timeutil import iso
 from .categories import catalogue
@@ -39,10 +38,10 @@ class RecordQuerySchema(BaseSchema):
     grid = fields.String(validate=validate.Regexp(r"^\d{15}$", error="must be a 15-digit grid code"))
     community = fields.String(validate=validate.Regexp(r"^\d{12}$", error="must be a 12-digit community code"))
     status = fields.String(validate=validate.OneOf(STATUSES))
-    from_ = fields.AwareDateTime(data_key="from", attribute="from", default_timezone=timezone.utc,
-                                 metadata={"description": "received at or after (ISO 8601; UTC when no offset)"})
-    to = fields.AwareDateTime(default_timezone=timezone.utc,
-                              metadata={"description": "received before (ISO 8601; UTC when no offset)"})
+    # AwareTime: UTC when no offset, converted to UTC, and a time outside the calendar in UTC is a 400, not a 500.
+    from_ = AwareTime(data_key="from", attribute="from",
+                      metadata={"description": "received at or after (ISO 8601; UTC when no offset)"})
+    to = AwareTime(metadata={"description": "received before (ISO 8601; UTC when no offset)"})
     limit = fields.Integer(load_default=DEFAULT_PAGE, validate=validate.Range(min=1, max=MAX_PAGE))
     cursor = fields.String(validate=validate.Length(max=200),
                            metadata={"description": "next_cursor of the previous page (opaque)"})

@@ -83,12 +83,13 @@ def local_time(moment: datetime | str | None, with_seconds: bool = False) -> str
     """Beijing time, as people in Yichang read it."""
     if moment is None:
         return "—"
-    if isinstance(moment, str):
-        try:
-            moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-        except ValueError:
-            return moment
-    return aware(moment).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
+    text = moment if isinstance(moment, str) else None
+    try:
+        if text is not None:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return aware(moment).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
+    except (ValueError, OverflowError):  # not a time, or one that Beijing time pushes past year 9999
+        return text if text is not None else moment.isoformat()
 
 
 def duration(delta: timedelta | float | int | None) -> str:

@@ -14,7 +14,7 @@ def decode(cursor: str | None) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, number = text.partition(":")
-        if prefix != "c1" or not number.isdigit():
+        if prefix != "c1" or not number.isdigit() or len(number) > 18:  # ids are 64-bit
             raise ValueError(text)
         return int(number)
     except (ValueError, UnicodeDecodeError) as error:

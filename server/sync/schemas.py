@@ -3,15 +3,15 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from ..fastcheck import compile_schema
 from ..fields import AwareTime, UUIDString
-from ..schemas import BaseSchema
+from ..schemas import MAX_INT, BaseSchema
 
 MAX_BATCH = 500
 
 
 class HealthSchema(BaseSchema):
-    outbox_depth = fields.Integer(strict=True, validate=validate.Range(min=0), allow_none=True)
-    oldest_unsent_age_s = fields.Integer(strict=True, validate=validate.Range(min=0), allow_none=True)
-    failed_attachments = fields.Integer(strict=True, validate=validate.Range(min=0), allow_none=True)
+    outbox_depth = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_INT), allow_none=True)
+    oldest_unsent_age_s = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_INT), allow_none=True)
+    failed_attachments = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_INT), allow_none=True)
     app_version = fields.String(validate=validate.Length(max=32), allow_none=True)
 
 
@@ -26,10 +26,10 @@ class PushSchema(BaseSchema):
 
 class MutationSchema(BaseSchema):
     mutation_id = UUIDString(required=True)
-    seq = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    seq = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=MAX_INT))
     record_id = UUIDString(required=True)
     op = fields.String(required=True, validate=validate.OneOf(["create", "update"]))
-    base_version = fields.Integer(strict=True, validate=validate.Range(min=1), allow_none=True)
+    base_version = fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_INT), allow_none=True)
     category = fields.String(validate=validate.Length(max=32))
     grid_code = fields.String(validate=validate.Regexp(r"^\d{15}$", error="must be a 15-digit grid code"))
     device_time = AwareTime(required=True)

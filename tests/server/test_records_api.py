@@ -388,6 +388,15 @@ def test_bad_arguments_are_400_naming_the_argument(client, world, query, argumen
     assert body["code"] == "bad_request" and argument in body["errors"], body
 
 
+@pytest.mark.parametrize("query", [
+    "from=0001-01-01T00:00:00%2B05:00", "to=9999-12-31T23:59:59-05:00", "from=0001-01-01T00:00:00",
+    "cursor=cjF8MDAwMS0wMS0wMVQwMDowMDowMCswNTowMHw2ZjFjMmEzZS0xZDJiLTRjNWQtOGU5Zi0wYTFiMmMzZDRlNWY",  # a cursor whose time is before year 1 in UTC
+])
+def test_times_at_the_ends_of_the_calendar_are_never_a_500(client, world, query):
+    response = client.get(f"/api/v1/records?{query}", headers=auth(world.sup_c1.token))
+    assert response.status_code in (200, 400), response.get_json()
+
+
 def test_attachments_expected_turn_complete_when_uploaded(client, world):
     import hashlib
 

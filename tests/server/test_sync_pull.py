@@ -128,6 +128,7 @@ def test_conflicts_are_visible_to_the_tablet(grid_app):
 @pytest.mark.parametrize("query,field", [
     ("?cursor=garbage!!", "cursor"),
     ("?cursor=YzI6MTA", "cursor"),
+    ("?cursor=YzE6OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5", "cursor"),  # c1:999...9, beyond a 64-bit id (was a 500)
     ("?limit=0", "limit"),
     ("?limit=5000", "limit"),
     ("?limit=ten", "limit"),

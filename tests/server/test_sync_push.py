@@ -1,4 +1,5 @@
 """POST /api/v1/sync/push: exactly-once application, per-item results, merges and conflicts, envelope errors."""
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -110,6 +111,16 @@ def test_times_that_fall_outside_the_calendar_in_utc_are_rejected_by_name(tablet
     first, second = response.get_json()["results"]
     assert first["status"] == "rejected" and "device_time" in first["errors"]
     assert second["status"] == "rejected" and "started_at" in second["errors"]["fields"]
+
+
+@pytest.mark.parametrize("number", [2**31, 2**63, 2**70])
+def test_numbers_too_big_for_the_database_are_rejected_by_name(tablet, number):
+    """Found as 500s: PostgreSQL's INTEGER overflowed at 2**31, SQLite's driver at 2**63."""
+    client, token, _ = tablet
+    response = push(client, token, [create(seq=number), create(), update(str(uuid.uuid4()), number, {"note": "x"})])
+    assert response.status_code == 200
+    statuses = [(r["status"], sorted(r.get("errors") or {})) for r in response.get_json()["results"]]
+    assert statuses == [("rejected", ["seq"]), ("applied", []), ("rejected", ["base_version"])]
 
 
 def test_create_rules(tablet):
@@ -271,6 +282,7 @@ def test_health_and_clock_skew_are_stored(grid_app, tablet):
     ({"mutations": [], "health": {"outbox_depth": -1}}, 422, "health"),
     ({"mutations": [{}] * 501}, 422, "mutations"),
     ({"mutations": [], "device_time": "yesterday"}, 422, "device_time"),
+    ({"mutations": [], "health": {"oldest_unsent_age_s": 2**31}}, 422, "health"),  # beyond an INTEGER column
 ])
 def test_bad_envelopes_name_the_field(tablet, body, status, field):
     client, token, _ = tablet

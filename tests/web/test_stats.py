@@ -285,6 +285,13 @@ def test_bad_arguments_are_400_naming_the_argument(api, args, field):
     assert_error(api("city_viewer", **args), 400, field)
 
 
+@pytest.mark.parametrize("args,field", [({"from": "0001-01-01", "to": "0001-01-20"}, "from"),
+                                        ({"from": "9999-12-20", "to": "9999-12-31"}, "to")])
+def test_windows_at_the_ends_of_the_calendar_are_400_not_500(api, args, field):
+    response = api("city_viewer", **args)
+    assert response.status_code == 400 and field in response.get_json()["errors"]
+
+
 def test_an_unknown_level_is_404_naming_it(api):
     assert_error(api("city_viewer", "households"), 404, "level")
 
