@@ -16,6 +16,7 @@ from .devices import cli as devices_cli
 from .geo import cli as geo_cli
 from .maps import routes as maps_routes
 from .review import routes as review_routes
+from .schemas import reject_nul_arguments
 
 __version__ = "0.1.0"
 
@@ -33,6 +34,7 @@ def create_app(overrides: Mapping | None = None) -> Flask:
 
     extensions.init_app(app)
     errors.init_app(app)
+    app.before_request(reject_nul_arguments)
     api.init_app(app)
     web.init_app(app)
     # Web pages by feature (the API blueprints are wired in api.py).

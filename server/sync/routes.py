@@ -3,7 +3,7 @@ from flask import Blueprint, jsonify, request
 
 from ..accounts.auth import current_principal, require
 from ..gcpause import gc_paused
-from ..schemas import json_body, parse_query
+from ..schemas import items_with_nul, json_body, parse_query
 from . import services
 from .schemas import PullQuerySchema, PushSchema
 
@@ -14,8 +14,8 @@ bp = Blueprint("sync", __name__)
 @require("grid_admin", device=True)
 def push():
     with gc_paused():
-        envelope = PushSchema().load(json_body())
-        return jsonify(services.push(current_principal(), envelope))
+        envelope = PushSchema().load(json_body(items="mutations"))
+        return jsonify(services.push(current_principal(), envelope, items_with_nul(envelope["mutations"])))
 
 
 @bp.get("/sync/pull")

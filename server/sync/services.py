@@ -86,17 +86,19 @@ class Item:
         return self.mutation["mutation_id"]
 
 
-def push(principal: Principal, envelope: dict) -> dict:
+def push(principal: Principal, envelope: dict, refused: dict[int, dict] | None = None) -> dict:
     """Phase 1 validates everything that needs no database, outside the write lock, so that concurrent pushes
     overlap their CPU work; phase 2 takes the lock and writes (creates in bulk, updates one by one, in order)."""
     actor = Actor(user_id=principal.user.id, device_id=principal.device.id)
     revision, received_at = current_revision(), utcnow()
     # Acknowledged mutations never change, so a retry's duplicates can be recognised before the lock and skip the
     # expensive field validation; the check is repeated under the lock for anything committed meanwhile.
-    raw_ids = {raw.get("mutation_id") for raw in envelope["mutations"] if isinstance(raw, dict)}
-    seen_before = _acknowledged({i for i in raw_ids if isinstance(i, str)})
-    items = [_prepare(raw, actor, principal.scope, revision, seen_before, received_at)
-             for raw in envelope["mutations"]]
+    raw_ids = (raw.get("mutation_id") for raw in envelope["mutations"] if isinstance(raw, dict))
+    seen_before = _acknowledged({i for i in raw_ids if isinstance(i, str)})  # not yet validated: any JSON value
+    refused = refused or {}  # index -> errors: items judged bad before parsing (text with NUL characters)
+    items = [Item(raw, result=_rejected(raw, refused[index], "Text must not contain NUL characters."))
+             if index in refused else _prepare(raw, actor, principal.scope, revision, seen_before, received_at)
+             for index, raw in enumerate(envelope["mutations"])]
     db.session.commit()  # end the read transaction before queueing for the write lock
 
     lock_for_writing()  # before any read, so idempotency checks see every committed mutation
