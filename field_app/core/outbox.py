@@ -2,7 +2,6 @@
 snapshot may change, and which state a record is in. No storage, no HTTP here."""
 from __future__ import annotations
 
-import copy
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -119,7 +118,7 @@ def pending_fields(outbox_rows: list[dict]) -> set[str]:
 def merge_snapshot(row: dict, snapshot: dict, unpushed: set[str]) -> dict:
     """A local record row updated by a pulled snapshot: every field except the unpushed ones takes the server's
     value; server-owned fields (version, status, comment, conflicts) always do."""
-    row = copy.deepcopy(row)
+    row = dict(row)  # shallow is enough: only top-level keys are replaced below, nothing nested is changed in place
     server_fields = snapshot.get("fields") or {}
     shadow = row.get("shadow") or {"fields": {}, "grid_code": snapshot["grid_code"]}
     fields = {k: v for k, v in server_fields.items() if k not in unpushed}
