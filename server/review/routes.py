@@ -29,6 +29,7 @@ bp = Blueprint("review", __name__)
 REVIEWERS = ("supervisor", "admin")
 INSPECTORS = ("inspector",)
 GRID_CODE = re.compile(r"^\d{15}$")
+WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
 SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -56,9 +57,15 @@ def _filters(args) -> dict:
         filters["sort"] = args["sort"]
     if args.get("cursor"):
         filters["cursor"] = args["cursor"]
-    if args.get("limit", "").isdigit() and 1 <= int(args["limit"]) <= queue.MAX_PAGE_SIZE:
-        filters["limit"] = int(args["limit"])
+    limit = _whole_number(args.get("limit"))
+    if limit is not None and 1 <= limit <= queue.MAX_PAGE_SIZE:
+        filters["limit"] = limit
     return filters
+
+
+def _whole_number(text: str | None) -> int | None:
+    """ASCII digits only: str.isdigit() also accepts '²', which int() then refuses."""
+    return int(text) if text and WHOLE_NUMBER.fullmatch(text) else None
 
 
 def _queue(confidential: bool, endpoint: str):
@@ -165,7 +172,7 @@ def _act(record_id: str, confidential: bool):
         record_id = queries.normalize_record_id(record_id)
         _record_view(record_id, confidential)  # the same 404 as the page for anything not in this queue
         workflow.transition(record_id, action, form.get("comment"), current_user(), target=target,
-                            expected_version=int(version) if version.isdigit() else None)
+                            expected_version=_whole_number(version))
     except ServiceError as error:
         db.session.rollback()
         if isinstance(error, NotFound):
