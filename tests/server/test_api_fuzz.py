@@ -102,7 +102,7 @@ def _spoiled_mutation(draw):
     from sync_support import create, update
 
     mutation = draw(st.sampled_from(["create", "update"]))
-    made = create() if mutation == "create" else update(draw(st.uuids()).__str__(), 1, {"summary": "x"})
+    made = create() if mutation == "create" else update(str(draw(st.uuids())), 1, {"summary": "x"})
     for _ in range(draw(st.integers(1, 3))):
         fields_ = made.get("fields")
         target = fields_ if isinstance(fields_, dict) and draw(st.booleans()) else made
