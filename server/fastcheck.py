@@ -88,18 +88,22 @@ def _compile_field(field: fields.Field) -> tuple[Any, Post]:
     if kind is fields.List:
         inner, post = _compile_field(field.inner)
         meta = _meta_of(field.validators, (validate.Length,))
-        return _annotated(list[inner], meta), (lambda values: [post(v) for v in values]) if post else None
+        return _annotated(list[inner], meta), _each(post)
     if kind is fields.Nested:
         inner, post = _compile_struct(field.schema)
         if field.many:
             meta = _meta_of(field.validators, (validate.Length,))
-            return _annotated(list[inner], meta), (lambda values: [post(v) for v in values]) if post else None
+            return _annotated(list[inner], meta), _each(post)
         if field.validators:
             raise NotCompilable("validators on a single Nested")
         return inner, post
     if kind is fields.Dict and field.key_field is None and field.value_field is None and not field.validators:
         return dict, None
     raise NotCompilable(f"field {kind.__name__}")
+
+
+def _each(post: Post) -> Post:
+    return (lambda values: [post(value) for value in values]) if post else None
 
 
 # Fields without options: their msgspec type and the conversion from msgspec's builtins to marshmallow's output.

@@ -2,7 +2,6 @@
 for engine tests that need no disk. A failed transaction is rolled back from an undo log."""
 from __future__ import annotations
 
-import contextlib
 import copy
 import threading
 
@@ -19,31 +18,20 @@ class MemoryRepository(BaseRepository):
         self._work = self._data
         self._undo: list = []
 
-    @contextlib.contextmanager
-    def _tx(self, write: bool = True):
-        """Changes go straight into the tables; an undo log restores them if the transaction fails."""
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
-                return
-            self._undo = []
-            self._depth = 1
-            try:
-                yield
-            except BaseException:
-                for table, key, old in reversed(self._undo):
-                    if old is _MISSING:
-                        self._work[table].pop(key, None)
-                    else:
-                        self._work[table][key] = old
-                raise
-            finally:
-                self._depth = 0
-                self._undo = []
+    # Changes go straight into the tables; an undo log restores them if the transaction fails.
+    def _begin(self, write: bool) -> None:
+        self._undo = []
+
+    def _commit(self) -> None:
+        self._undo = []
+
+    def _rollback(self) -> None:
+        for table, key, old in reversed(self._undo):
+            if old is _MISSING:
+                self._work[table].pop(key, None)
+            else:
+                self._work[table][key] = old
+        self._undo = []
 
     def _touch(self, table: str, key) -> None:
         self._undo.append((table, key, copy.deepcopy(self._work[table].get(key, _MISSING))))

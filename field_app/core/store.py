@@ -77,7 +77,30 @@ class Repository(Protocol):
 
 
 class BaseRepository:
-    """Domain operations over storage primitives (`_tx`, `_kv_*`, `_rec_*`, `_ob_*`, `_att_*`)."""
+    """Domain operations over storage primitives (`_begin`/`_commit`/`_rollback`, `_kv_*`, `_rec_*`, `_ob_*`,
+    `_att_*`). Subclasses set `_lock` (an RLock) and `_depth = 0`."""
+
+    @contextlib.contextmanager
+    def _tx(self, write: bool = True) -> Iterator[None]:
+        """One transaction at a time; a nested call joins the one already open."""
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
+                return
+            self._begin(write)
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._depth = 0
+                self._rollback()
+                raise
+            self._depth = 0
+            self._commit()
 
     # --- key-value ---------------------------------------------------------------------------------------------
     def get(self, key: str, default=None):
@@ -407,7 +430,9 @@ class BaseRepository:
         return purge
 
     # --- primitives each storage implements --------------------------------------------------------------------
-    def _tx(self, write: bool = True): raise NotImplementedError
+    def _begin(self, write: bool): raise NotImplementedError
+    def _commit(self): raise NotImplementedError
+    def _rollback(self): raise NotImplementedError
     def _kv_get(self, key): raise NotImplementedError
     def _kv_put(self, key, value): raise NotImplementedError
     def _rec_get(self, record_id): raise NotImplementedError
@@ -521,26 +546,14 @@ class SQLiteRepository(BaseRepository):
                     self._db.execute("ROLLBACK")
                     raise
 
-    @contextlib.contextmanager
-    def _tx(self, write: bool = True) -> Iterator[None]:
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
-                return
-            self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            self._depth = 1
-            try:
-                yield
-            except BaseException:
-                self._depth = 0
-                self._db.execute("ROLLBACK")
-                raise
-            self._depth = 0
-            self._db.execute("COMMIT")
+    def _begin(self, write: bool) -> None:
+        self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    def _commit(self) -> None:
+        self._db.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        self._db.execute("ROLLBACK")
 
     def close(self) -> None:
         with self._lock:

@@ -1,19 +1,13 @@
 """Schemas for users, sign-in tokens and the calling principal."""
 from __future__ import annotations
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import fields, validate
 
 from ..schemas import BaseSchema
 from ..timeutil import iso
 from .auth import ROLES
 
 GRID_CODE_LENGTH = 15
-
-
-def no_nul(value: str) -> None:
-    # PostgreSQL text cannot hold NUL bytes; refuse them here rather than fail in the database.
-    if "\x00" in value:
-        raise ValidationError("must not contain NUL characters")
 
 
 class UtcDateTime(fields.DateTime):
@@ -27,8 +21,8 @@ class UserSchema(BaseSchema):
     """A user account. Views: sign-in and /auth/me (username, display_name, role, scopes), a tablet's owner
     (username, display_name, grids)."""
 
-    username = fields.String(required=True, validate=[validate.Length(1, 64), no_nul])
-    display_name = fields.String(validate=[validate.Length(1, 128), no_nul])
+    username = fields.String(required=True, validate=validate.Length(1, 64))
+    display_name = fields.String(validate=validate.Length(1, 128))
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     scopes = fields.List(fields.String(), attribute="scope_codes", required=True)
     grids = fields.Method("_grids", dump_only=True)
@@ -47,7 +41,7 @@ PUBLIC_USER_FIELDS = ("username", "display_name", "role", "scopes")
 class TokenSchema(BaseSchema):
     """Signing in: username and password in, a bearer token and the user out."""
 
-    username = fields.String(required=True, load_only=True, validate=[validate.Length(1, 64), no_nul])
+    username = fields.String(required=True, load_only=True, validate=validate.Length(1, 64))
     password = fields.String(required=True, load_only=True, validate=validate.Length(1, 1024))
     token = fields.String(dump_only=True)
     token_type = fields.Constant("Bearer", dump_only=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from ..accounts.schemas import UserSchema, UtcDateTime, no_nul
+from ..accounts.schemas import UserSchema, UtcDateTime
 from ..schemas import BaseSchema
 from . import services
 
@@ -18,9 +18,9 @@ class DeviceSchema(BaseSchema):
     enrolled_at."""
 
     uid = fields.String(dump_only=True)
-    label = fields.String(allow_none=True, validate=[validate.Length(max=128), no_nul])
+    label = fields.String(allow_none=True, validate=validate.Length(max=128))
     owner = fields.String(attribute="user.username", dump_only=True)
-    app_version = fields.String(allow_none=True, validate=[validate.Length(max=32), no_nul])
+    app_version = fields.String(allow_none=True, validate=validate.Length(max=32))
     enrolled_at = UtcDateTime(dump_only=True)
     last_seen_at = UtcDateTime(dump_only=True)
     last_push_at = UtcDateTime(dump_only=True)
@@ -39,7 +39,7 @@ ENROLLED_DEVICE_FIELDS = ("uid", "label", "app_version", "enrolled_at")
 class EnrollmentSchema(BaseSchema):
     """A one-time enrollment code for a grid administrator (POST /devices/enrollments)."""
 
-    username = fields.String(required=True, validate=[validate.Length(1, 64), no_nul])
+    username = fields.String(required=True, validate=validate.Length(1, 64))
     code = fields.String(dump_only=True)
     expires_at = UtcDateTime(dump_only=True)
     qr_text = fields.String(dump_only=True)
@@ -50,8 +50,8 @@ class EnrollSchema(BaseSchema):
     and dashes do not matter."""
 
     code = fields.String(required=True, load_only=True, validate=validate.Length(1, 64))
-    label = fields.String(load_only=True, allow_none=True, validate=[validate.Length(max=128), no_nul])
-    app_version = fields.String(load_only=True, allow_none=True, validate=[validate.Length(max=32), no_nul])
+    label = fields.String(load_only=True, allow_none=True, validate=validate.Length(max=128))
+    app_version = fields.String(load_only=True, allow_none=True, validate=validate.Length(max=32))
     device = fields.Nested(DeviceSchema(only=ENROLLED_DEVICE_FIELDS), dump_only=True)
     token = fields.String(dump_only=True)
     user = fields.Nested(UserSchema(only=("username", "display_name", "grids")), dump_only=True)

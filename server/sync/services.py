@@ -58,8 +58,9 @@ class Acknowledged:
     result: dict
 
     @classmethod
-    def of(cls, row: Mutation) -> Acknowledged:
-        return cls(row.device_id, row.body_sha256, row.status, row.result)
+    def of(cls, item: Item, actor: Actor) -> Acknowledged:
+        """What a mutation answered in this batch leaves for the rest of the batch to compare against."""
+        return cls(actor.device_id, item.digest, item.result["status"], item.result)
 
 
 def _acknowledged(mutation_ids: set[str]) -> dict[str, Acknowledged]:
@@ -117,7 +118,7 @@ def push(principal: Principal, envelope: dict, refused: dict[int, dict] | None =
                 continue
             taken.add(item.prepared.record_id)
             item.result = _answer(item, "applied", 1)
-            known[item.mutation_id] = Acknowledged(actor.device_id, item.digest, "applied", item.result)
+            known[item.mutation_id] = Acknowledged.of(item, actor)
             pending.append(item)
         else:
             _insert_creates(pending, actor)  # an update may depend on a create earlier in the batch
@@ -164,19 +165,14 @@ def _answer(item: Item, status: str, version: int, outcome=None) -> dict:
     return result
 
 
-def _mutation_row(item: Item, actor: Actor) -> Mutation:
-    return Mutation(mutation_id=item.mutation_id, device_id=actor.device_id, user_id=actor.user_id,
-                    seq=item.mutation["seq"], record_id=item.mutation["record_id"], op=item.mutation["op"],
-                    body_sha256=item.digest, status=item.result["status"], result=item.result)
-
-
 def _insert_creates(pending: list[Item], actor: Actor) -> None:
     if not pending:
         return
     savepoint = db.session.begin_nested()
     try:
         insert_prepared([item.prepared for item in pending])
-        insert_rows(Mutation.__table__, [_mutation_values(item, actor) for item in pending])
+        insert_rows(Mutation.__table__,
+                    [_mutation_values(item, actor, item.prepared.record["received_at"]) for item in pending])
         savepoint.commit()
     except IntegrityError:
         # Not expected (ids were checked under the lock); fall back to one at a time so only a culprit fails.
@@ -187,11 +183,12 @@ def _insert_creates(pending: list[Item], actor: Actor) -> None:
             _insert_creates([item], actor)
 
 
-def _mutation_values(item: Item, actor: Actor) -> dict:
+def _mutation_values(item: Item, actor: Actor, received_at: datetime) -> dict:
+    """The stored acknowledgement of an answered mutation (its answer is sent again for a retry)."""
     return {"mutation_id": item.mutation_id, "device_id": actor.device_id, "user_id": actor.user_id,
-            "seq": item.mutation["seq"], "record_id": item.mutation["record_id"], "op": "create",
-            "body_sha256": item.digest, "status": "applied", "result": item.result,
-            "received_at": item.prepared.record["received_at"]}
+            "seq": item.mutation["seq"], "record_id": item.mutation["record_id"], "op": item.mutation["op"],
+            "body_sha256": item.digest, "status": item.result["status"], "result": item.result,
+            "received_at": received_at}
 
 
 def _update(item: Item, actor: Actor, scope, known: dict[str, Acknowledged]) -> None:
@@ -202,16 +199,14 @@ def _update(item: Item, actor: Actor, scope, known: dict[str, Acknowledged]) -> 
                                 values=mutation["fields"], actor=actor, scope=scope,
                                 grid_code=mutation.get("grid_code"), mutation_id=item.mutation_id)
         item.result = _answer(item, outcome.status, outcome.record.version, outcome)
-        row = _mutation_row(item, actor)
-        db.session.add(row)
-        db.session.flush()
+        insert_rows(Mutation.__table__, [_mutation_values(item, actor, utcnow())])
         savepoint.commit()
     except ServiceError as error:
         savepoint.rollback()
         item.result = _rejected(item.raw, error.errors or {"_": [error.message]}, error.message,
                                 retry=getattr(error, "retryable", False))
         return
-    known[item.mutation_id] = Acknowledged.of(row)
+    known[item.mutation_id] = Acknowledged.of(item, actor)
 
 
 def _duplicate(prior: Acknowledged, raw: object, digest: str, actor: Actor) -> dict:
