@@ -8,11 +8,12 @@ retry gets the same answer back as `duplicate`.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
 from marshmallow import ValidationError
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import false, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.auth import Principal
@@ -31,6 +32,8 @@ from . import cursor as cursors
 from .changelog import lock_for_writing
 from .models import ChangeLogEntry, Mutation
 from .schemas import load_mutation
+
+log = logging.getLogger(__name__)
 
 
 def server_time() -> str:
@@ -92,22 +95,52 @@ def push(principal: Principal, envelope: dict, refused: dict[int, dict] | None =
     overlap their CPU work; phase 2 takes the lock and writes (creates in bulk, updates one by one, in order)."""
     actor = Actor(user_id=principal.user.id, device_id=principal.device.id)
     revision, received_at = current_revision(), utcnow()
+    before = _watermark()  # read first: whatever commits after it shows up as a higher id
     # Acknowledged mutations never change, so a retry's duplicates can be recognised before the lock and skip the
-    # expensive field validation; the check is repeated under the lock for anything committed meanwhile.
+    # expensive field validation; the check is repeated under the lock if anything was committed meanwhile.
     raw_ids = (raw.get("mutation_id") for raw in envelope["mutations"] if isinstance(raw, dict))
     seen_before = _acknowledged({i for i in raw_ids if isinstance(i, str)})  # not yet validated: any JSON value
     refused = refused or {}  # index -> errors: items judged bad before parsing (text with NUL characters)
     items = [Item(raw, result=_rejected(raw, refused[index], "Text must not contain NUL characters."))
              if index in refused else _prepare(raw, actor, principal.scope, revision, seen_before, received_at)
              for index, raw in enumerate(envelope["mutations"])]
+    valid = [item for item in items if item.result is None]
+    taken = existing_record_ids([item.mutation["record_id"] for item in valid if item.prepared])
     db.session.commit()  # end the read transaction before queueing for the write lock
 
     lock_for_writing()  # before any read, so idempotency checks see every committed mutation
-    valid = [item for item in items if item.result is None]
-    known = _acknowledged({item.mutation_id for item in valid})
-    taken = existing_record_ids([item.mutation["record_id"] for item in valid if item.prepared])
+    if _watermark() != before:  # another push or edit committed since the checks above: repeat them
+        known = _acknowledged({item.mutation_id for item in valid})
+        taken = existing_record_ids([item.mutation["record_id"] for item in valid if item.prepared])
+    else:
+        known = {}
+    try:
+        _write(valid, actor, principal.scope, dict(known), set(taken), careful=False)
+    except IntegrityError:
+        # Not expected (ids were checked under the lock). Start the transaction again, this time with a savepoint
+        # around every write, so that only the culprit fails.
+        db.session.rollback()
+        lock_for_writing()
+        _write(valid, actor, principal.scope, dict(known), set(taken), careful=True)
+    record_health(principal.device, envelope.get("health") or {}, envelope.get("device_time"))
+    db.session.commit()
+    return {"server_time": server_time(), "results": [item.result for item in items]}
+
+
+def _watermark() -> tuple:
+    """The newest acknowledged mutation and change-log entry. Both are appended only under the write lock, so
+    ids grow in commit order: an unchanged watermark means nothing was committed in between."""
+    return tuple(db.session.execute(select(select(func.max(Mutation.id)).scalar_subquery(),
+                                           select(func.max(ChangeLogEntry.id)).scalar_subquery())).one())
+
+
+def _write(valid: list[Item], actor: Actor, scope, known: dict[str, Acknowledged], taken: set[str],
+           careful: bool) -> None:
+    """Answer and store the valid items, under the write lock. `careful` puts every write in a savepoint (the
+    retry after an unexpected database error); otherwise creates go in with one plain insert per table."""
     pending: list[Item] = []
     for item in valid:
+        item.result = None  # a careful retry answers everything again
         prior = known.get(item.mutation_id)
         if prior is not None:
             item.result = _duplicate(prior, item.raw, item.digest, actor)
@@ -121,13 +154,17 @@ def push(principal: Principal, envelope: dict, refused: dict[int, dict] | None =
             known[item.mutation_id] = Acknowledged.of(item, actor)
             pending.append(item)
         else:
-            _insert_creates(pending, actor)  # an update may depend on a create earlier in the batch
+            _forget(_insert_creates(pending, actor, careful), known, taken)  # an update may need an earlier create
             pending = []
-            _update(item, actor, principal.scope, known)
-    _insert_creates(pending, actor)
-    record_health(principal.device, envelope.get("health") or {}, envelope.get("device_time"))
-    db.session.commit()
-    return {"server_time": server_time(), "results": [item.result for item in items]}
+            _update(item, actor, scope, known)
+    _forget(_insert_creates(pending, actor, careful), known, taken)
+
+
+def _forget(failed: list[Item], known: dict[str, Acknowledged], taken: set[str]) -> None:
+    """Creates that could not be stored: a copy later in the batch is neither a duplicate nor a taken id."""
+    for item in failed:
+        del known[item.mutation_id]
+        taken.discard(item.prepared.record_id)
 
 
 def _prepare(raw: object, actor: Actor, scope, revision: str, seen_before: dict[str, Acknowledged],
@@ -165,22 +202,32 @@ def _answer(item: Item, status: str, version: int, outcome=None) -> dict:
     return result
 
 
-def _insert_creates(pending: list[Item], actor: Actor) -> None:
-    if not pending:
+def _insert_creates(pending: list[Item], actor: Actor, careful: bool) -> list[Item]:
+    """Store answered creates; returns those that failed (only in careful mode: otherwise the error propagates)."""
+    if not careful:
+        _insert_prepared(pending, actor)
+        return []
+    failed = []
+    for item in pending:
+        savepoint = db.session.begin_nested()
+        try:
+            _insert_prepared([item], actor)
+            savepoint.commit()
+        except IntegrityError:
+            savepoint.rollback()
+            log.exception("mutation %s could not be stored", item.mutation_id)
+            failed.append(item)
+            item.result = _rejected(item.raw, {"_": ["could not be stored; send it again later"]},
+                                    "The server could not store this mutation; send it again later.", retry=True)
+    return failed
+
+
+def _insert_prepared(items: list[Item], actor: Actor) -> None:
+    if not items:
         return
-    savepoint = db.session.begin_nested()
-    try:
-        insert_prepared([item.prepared for item in pending])
-        insert_rows(Mutation.__table__,
-                    [_mutation_values(item, actor, item.prepared.record["received_at"]) for item in pending])
-        savepoint.commit()
-    except IntegrityError:
-        # Not expected (ids were checked under the lock); fall back to one at a time so only a culprit fails.
-        savepoint.rollback()
-        if len(pending) == 1:
-            raise
-        for item in pending:
-            _insert_creates([item], actor)
+    insert_prepared([item.prepared for item in items])
+    insert_rows(Mutation.__table__,
+                [_mutation_values(item, actor, item.prepared.record["received_at"]) for item in items])
 
 
 def _mutation_values(item: Item, actor: Actor, received_at: datetime) -> dict:

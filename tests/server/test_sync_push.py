@@ -318,3 +318,60 @@ def test_auth_errors(grid_app, tablet):
         revoke_device(get_device(uid))
     response = push(client, token, [create()])
     assert response.status_code == 401 and response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.fixture
+def refused_record_id(grid_app):
+    """A database trigger that refuses one record id, standing in for an unexpected integrity error on insert."""
+    record_id = str(uuid.uuid4())
+    with grid_app.app_context():
+        connection = db.session.connection()
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql(f"CREATE TRIGGER refuse_one BEFORE INSERT ON records WHEN NEW.id = "
+                                       f"'{record_id}' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+        else:
+            connection.exec_driver_sql(
+                f"CREATE FUNCTION refuse_one() RETURNS trigger AS $$ BEGIN IF NEW.id = '{record_id}' THEN "
+                f"RAISE EXCEPTION 'refused by the test' USING ERRCODE = 'check_violation'; END IF; RETURN NEW; END "
+                f"$$ LANGUAGE plpgsql")
+            connection.exec_driver_sql("CREATE TRIGGER refuse_one BEFORE INSERT ON records "
+                                       "FOR EACH ROW EXECUTE FUNCTION refuse_one()")
+        db.session.commit()
+    yield record_id
+    _drop_refusal(grid_app)
+
+
+def _drop_refusal(app):
+    with app.app_context():
+        connection = db.session.connection()
+        sqlite = connection.dialect.name == "sqlite"
+        connection.exec_driver_sql("DROP TRIGGER IF EXISTS refuse_one" + ("" if sqlite else " ON records"))
+        if not sqlite:
+            connection.exec_driver_sql("DROP FUNCTION IF EXISTS refuse_one()")
+        db.session.commit()
+
+
+def test_an_unexpected_database_error_fails_only_its_own_mutation(grid_app, tablet, refused_record_id):
+    """Creates go in with one insert per table; when that fails, the push is redone item by item, so the others
+    are still applied, the culprit is rejected as retryable, and nothing is half-stored or called a duplicate."""
+    client, token, _ = tablet
+    good, bad, later = create(), create(record_id=refused_record_id), create()
+    edit = update(good["record_id"], 1, {"summary": "已调解"})
+    results = push(client, token, [good, bad, edit, bad, later]).get_json()["results"]
+    assert [r["status"] for r in results] == ["applied", "rejected", "applied", "rejected", "applied"]
+    assert results[1]["retry"] is True and results[3]["retry"] is True and "_" in results[1]["errors"]
+    assert _stored(grid_app, [m["mutation_id"] for m in (good, edit, later)]) == 3
+    assert _stored(grid_app, [bad["mutation_id"]]) == 0
+    with grid_app.app_context():
+        assert db.session.get(Record, refused_record_id) is None
+        assert db.session.scalar(select(func.count(ChangeLogEntry.id))
+                                 .where(ChangeLogEntry.record_id == refused_record_id)) == 0
+        assert db.session.get(Record, good["record_id"]).version == 2
+
+
+def test_a_refused_create_is_applied_when_sent_again(grid_app, tablet, refused_record_id):
+    client, token, _ = tablet
+    bad = create(record_id=refused_record_id)
+    assert push(client, token, [bad]).get_json()["results"][0]["status"] == "rejected"
+    _drop_refusal(grid_app)
+    assert push(client, token, [bad]).get_json()["results"][0]["status"] == "applied"
