@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from flask import Flask
 
 from . import api, config, errors, extensions, models  # noqa: F401  (models: register all tables)
-from . import demo, web
+from . import demo, jsontext, web
 from .accounts import cli as accounts_cli
 from .devices import cli as devices_cli
 from .geo import cli as geo_cli
@@ -26,6 +26,7 @@ def create_app(overrides: Mapping | None = None) -> Flask:
     # Tests and deployments may place the instance folder (SQLite file, secret key, uploads) anywhere.
     instance_path = overrides.pop("INSTANCE_PATH", None) or os.environ.get("WANGGE_INSTANCE_PATH")
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    app.json = jsontext.JSONProvider(app)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.from_mapping(config.from_environment(app.instance_path))
     app.config.update(overrides)

@@ -12,6 +12,7 @@ import functools
 
 from sqlalchemy import JSON, Table, insert
 
+from . import jsontext
 from .extensions import db
 
 
@@ -51,9 +52,10 @@ def _require_complete(table: Table, names: tuple[str, ...]) -> None:
 
 @functools.lru_cache(maxsize=64)
 def _plan(table: Table, names: tuple[str, ...], dialect) -> tuple[str, list]:
-    # (processor, whether values are hashable and worth converting once each); JSON documents are neither.
-    processors = [(table.c[name].type.dialect_impl(dialect).bind_processor(dialect),
-                   not isinstance(table.c[name].type, JSON)) for name in names]
+    # (processor, whether values are hashable and worth converting once each); JSON documents are neither. Their
+    # processor would only wrap the engine's json_serializer (jsontext.dumps), so that is called directly.
+    processors = [(jsontext.dumps, False) if isinstance(table.c[name].type, JSON)
+                  else (table.c[name].type.dialect_impl(dialect).bind_processor(dialect), True) for name in names]
     quote = dialect.identifier_preparer.quote
     statement = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in names)}) "
                  f"VALUES ({', '.join('?' for _ in names)})")

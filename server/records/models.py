@@ -29,7 +29,8 @@ class Record(db.Model):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    category: Mapped[str] = mapped_column(String(32), index=True)
+    # category, created_by_id and device_id are not indexed: no query needs it, and every push would pay for it.
+    category: Mapped[str] = mapped_column(String(32))
     grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"))
     # The hierarchy codes are copied onto the record so scope filters are plain indexed equality tests.
     grid_code: Mapped[str] = mapped_column(String(15))
@@ -48,8 +49,8 @@ class Record(db.Model):
     occurred_at_server_est: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # corrected by offset
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
     open_conflicts: Mapped[int] = mapped_column(Integer, default=0)
 
     changes: Mapped[list[RecordChange]] = relationship(back_populates="record", order_by="RecordChange.version")

@@ -61,6 +61,20 @@ def _grid(code: str | None, scope: Scope, revision: str | None = None) -> GridIn
     return info
 
 
+class GridChecks:
+    """`_grid` for the many records of one push: each grid code looked up and scope-checked once."""
+
+    def __init__(self, scope: Scope, revision: str | None = None):
+        self.scope, self.revision = scope, revision
+        self._passed: dict[str, GridInfo] = {}
+
+    def __call__(self, code: str | None) -> GridInfo:
+        info = self._passed.get(code)
+        if info is None:
+            info = self._passed[code] = _grid(code, self.scope, self.revision)  # a refusal raises, uncached
+        return info
+
+
 def _load(category: Category, values: object, partial: bool) -> dict:
     try:
         return category.load(values, partial=partial)
@@ -104,12 +118,12 @@ class PreparedCreate:
 
 def prepare_create(*, record_id: str, category_key: str, grid_code: str, values: object, occurred_at: datetime,
                    occurred_at_server_est: datetime | None, actor: Actor, scope: Scope,
-                   mutation_id: str | None = None, revision: str | None = None,
+                   mutation_id: str | None = None, grids: GridChecks | None = None,
                    received_at: datetime | None = None) -> PreparedCreate:
     """Validate a new record without touching the database (so it can run outside the write lock).
-    `received_at` defaults to now; a push passes its own arrival time, the same for the whole batch."""
+    A push passes its GridChecks, and its own arrival time as `received_at` (the default is now)."""
     category = _category(category_key)
-    info = _grid(grid_code, scope, revision)
+    info = (grids or GridChecks(scope))(grid_code)
     loaded = _load(category, values, partial=False)
     ordinary, secret = category.split(loaded)
     now = received_at or datetime.now(timezone.utc)

@@ -26,7 +26,8 @@ class Mutation(db.Model):
     op: Mapped[str] = mapped_column(String(8))
     body_sha256: Mapped[str] = mapped_column(String(64))  # a reused mutation_id with another body is refused
     status: Mapped[str] = mapped_column(String(12))  # applied | conflict
-    result: Mapped[dict] = mapped_column(JSONType)  # the exact answer, sent again for a duplicate
+    # The exact answer, sent again for a duplicate; a JSON null for a plain create's (services._plain_create_answer).
+    result: Mapped[dict | None] = mapped_column(JSONType, nullable=False)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -15,12 +15,22 @@ class HealthSchema(BaseSchema):
     app_version = fields.String(validate=validate.Length(max=32), allow_none=True)
 
 
+class RawList(fields.Field):
+    """A JSON array whose items are validated later, one by one (fields.List(fields.Raw()) visits each item here
+    for nothing: a microsecond and a half a mutation)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, list):
+            raise ValidationError("Not a valid list.")
+        return value
+
+
 class PushSchema(BaseSchema):
     """The envelope; each mutation is validated on its own so one bad item cannot sink the batch."""
 
     device_time = AwareTime(allow_none=True)
     health = fields.Nested(HealthSchema, load_default=dict)
-    mutations = fields.List(fields.Raw(), required=True,
+    mutations = RawList(required=True,
                             validate=validate.Length(max=MAX_BATCH, error=f"at most {MAX_BATCH} mutations a push"))
 
 

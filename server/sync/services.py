@@ -25,7 +25,8 @@ from ..geo.revision import current_revision
 from ..jsontext import canonical
 from ..records.categories import catalogue
 from ..records.models import Record, RecordConflict
-from ..records.services import (Actor, PreparedCreate, existing_record_ids, insert_prepared, prepare_create,
+from ..records.services import (Actor, GridChecks, PreparedCreate, existing_record_ids, insert_prepared,
+                                prepare_create,
                                 update_record)
 from ..timeutil import iso, utcnow
 from . import cursor as cursors
@@ -70,9 +71,16 @@ def _acknowledged(mutation_ids: set[str]) -> dict[str, Acknowledged]:
     if not mutation_ids:
         return {}
     rows = db.session.execute(select(Mutation.mutation_id, Mutation.device_id, Mutation.body_sha256,
-                                     Mutation.status, Mutation.result)
+                                     Mutation.status, Mutation.result, Mutation.record_id)
                               .where(Mutation.mutation_id.in_(mutation_ids)))
-    return {row.mutation_id: Acknowledged(row.device_id, row.body_sha256, row.status, row.result) for row in rows}
+    return {row.mutation_id: Acknowledged(row.device_id, row.body_sha256, row.status,
+                                          row.result or _plain_create_answer(row.mutation_id, row.record_id))
+            for row in rows}
+
+
+def _plain_create_answer(mutation_id: str, record_id: str) -> dict:
+    """The answer of nearly every create. Stored as a JSON null (rebuilt from the row), not as a copy."""
+    return {"mutation_id": mutation_id, "record_id": record_id, "status": "applied", "version": 1}
 
 
 @dataclass
@@ -94,7 +102,7 @@ def push(principal: Principal, envelope: dict, refused: dict[int, dict] | None =
     """Phase 1 validates everything that needs no database, outside the write lock, so that concurrent pushes
     overlap their CPU work; phase 2 takes the lock and writes (creates in bulk, updates one by one, in order)."""
     actor = Actor(user_id=principal.user.id, device_id=principal.device.id)
-    revision, received_at = current_revision(), utcnow()
+    grids, received_at = GridChecks(principal.scope, current_revision()), utcnow()
     before = _watermark()  # read first: whatever commits after it shows up as a higher id
     # Acknowledged mutations never change, so a retry's duplicates can be recognised before the lock and skip the
     # expensive field validation; the check is repeated under the lock if anything was committed meanwhile.
@@ -102,7 +110,7 @@ def push(principal: Principal, envelope: dict, refused: dict[int, dict] | None =
     seen_before = _acknowledged({i for i in raw_ids if isinstance(i, str)})  # not yet validated: any JSON value
     refused = refused or {}  # index -> errors: items judged bad before parsing (text with NUL characters)
     items = [Item(raw, result=_rejected(raw, refused[index], "Text must not contain NUL characters."))
-             if index in refused else _prepare(raw, actor, principal.scope, revision, seen_before, received_at)
+             if index in refused else _prepare(raw, actor, principal.scope, grids, seen_before, received_at)
              for index, raw in enumerate(envelope["mutations"])]
     valid = [item for item in items if item.result is None]
     taken = existing_record_ids([item.mutation["record_id"] for item in valid if item.prepared])
@@ -167,7 +175,7 @@ def _forget(failed: list[Item], known: dict[str, Acknowledged], taken: set[str])
         taken.discard(item.prepared.record_id)
 
 
-def _prepare(raw: object, actor: Actor, scope, revision: str, seen_before: dict[str, Acknowledged],
+def _prepare(raw: object, actor: Actor, scope, grids: GridChecks, seen_before: dict[str, Acknowledged],
              received_at: datetime) -> Item:
     item = Item(raw)
     try:
@@ -186,7 +194,7 @@ def _prepare(raw: object, actor: Actor, scope, revision: str, seen_before: dict[
                 record_id=mutation["record_id"], category_key=mutation["category"], grid_code=mutation["grid_code"],
                 values=mutation["fields"], occurred_at=mutation["device_time"],
                 occurred_at_server_est=mutation.get("server_time_est"), actor=actor, scope=scope,
-                mutation_id=mutation["mutation_id"], revision=revision, received_at=received_at)
+                mutation_id=mutation["mutation_id"], grids=grids, received_at=received_at)
         except ServiceError as error:
             item.result = _rejected(raw, error.errors or {"_": [error.message]}, error.message)
     return item
@@ -234,7 +242,9 @@ def _mutation_values(item: Item, actor: Actor, received_at: datetime) -> dict:
     """The stored acknowledgement of an answered mutation (its answer is sent again for a retry)."""
     return {"mutation_id": item.mutation_id, "device_id": actor.device_id, "user_id": actor.user_id,
             "seq": item.mutation["seq"], "record_id": item.mutation["record_id"], "op": item.mutation["op"],
-            "body_sha256": item.digest, "status": item.result["status"], "result": item.result,
+            "body_sha256": item.digest, "status": item.result["status"],
+            "result": None if item.result == _plain_create_answer(item.mutation_id, item.mutation["record_id"])
+            else item.result,
             "received_at": received_at}
 
 
