@@ -101,8 +101,8 @@ class Item:
 def push(principal: Principal, envelope: dict, refused: dict[int, dict] | None = None) -> dict:
     """Phase 1 validates everything that needs no database, outside the write lock, so that concurrent pushes
     overlap their CPU work; phase 2 takes the lock and writes (creates in bulk, updates one by one, in order)."""
-    actor = Actor(user_id=principal.user.id, device_id=principal.device.id)
-    grids, received_at = GridChecks(principal.scope, current_revision()), utcnow()
+    actor, scope = Actor(user_id=principal.user.id, device_id=principal.device.id), principal.scope
+    grids, received_at = GridChecks(scope, current_revision()), utcnow()
     before = _watermark()  # read first: whatever commits after it shows up as a higher id
     # Acknowledged mutations never change, so a retry's duplicates can be recognised before the lock and skip the
     # expensive field validation; the check is repeated under the lock if anything was committed meanwhile.
@@ -110,7 +110,7 @@ def push(principal: Principal, envelope: dict, refused: dict[int, dict] | None =
     seen_before = _acknowledged({i for i in raw_ids if isinstance(i, str)})  # not yet validated: any JSON value
     refused = refused or {}  # index -> errors: items judged bad before parsing (text with NUL characters)
     items = [Item(raw, result=_rejected(raw, refused[index], "Text must not contain NUL characters."))
-             if index in refused else _prepare(raw, actor, principal.scope, grids, seen_before, received_at)
+             if index in refused else _prepare(raw, actor, scope, grids, seen_before, received_at)
              for index, raw in enumerate(envelope["mutations"])]
     valid = [item for item in items if item.result is None]
     taken = existing_record_ids([item.mutation["record_id"] for item in valid if item.prepared])
@@ -123,13 +123,13 @@ def push(principal: Principal, envelope: dict, refused: dict[int, dict] | None =
     else:
         known = {}
     try:
-        _write(valid, actor, principal.scope, dict(known), set(taken), careful=False)
+        _write(valid, actor, scope, dict(known), set(taken), careful=False)
     except IntegrityError:
         # Not expected (ids were checked under the lock). Start the transaction again, this time with a savepoint
         # around every write, so that only the culprit fails.
         db.session.rollback()
         lock_for_writing()
-        _write(valid, actor, principal.scope, dict(known), set(taken), careful=True)
+        _write(valid, actor, scope, dict(known), set(taken), careful=True)
     record_health(principal.device, envelope.get("health") or {}, envelope.get("device_time"))
     db.session.commit()
     return {"server_time": server_time(), "results": [item.result for item in items]}
