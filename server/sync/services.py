@@ -26,8 +26,7 @@ from ..jsontext import canonical
 from ..records.categories import catalogue
 from ..records.models import Record, RecordConflict
 from ..records.services import (Actor, GridChecks, PreparedCreate, existing_record_ids, insert_prepared,
-                                prepare_create,
-                                update_record)
+                                prepare_create, update_record)
 from ..timeutil import iso, utcnow
 from . import cursor as cursors
 from .changelog import lock_for_writing
@@ -113,13 +112,14 @@ def push(principal: Principal, envelope: dict, refused: dict[int, dict] | None =
              if index in refused else _prepare(raw, actor, scope, grids, seen_before, received_at)
              for index, raw in enumerate(envelope["mutations"])]
     valid = [item for item in items if item.result is None]
-    taken = existing_record_ids([item.mutation["record_id"] for item in valid if item.prepared])
+    new_record_ids = [item.prepared.record_id for item in valid if item.prepared]
+    taken = existing_record_ids(new_record_ids)
     db.session.commit()  # end the read transaction before queueing for the write lock
 
     lock_for_writing()  # before any read, so idempotency checks see every committed mutation
     if _watermark() != before:  # another push or edit committed since the checks above: repeat them
         known = _acknowledged({item.mutation_id for item in valid})
-        taken = existing_record_ids([item.mutation["record_id"] for item in valid if item.prepared])
+        taken = existing_record_ids(new_record_ids)
     else:
         known = {}
     try:
