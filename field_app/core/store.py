@@ -392,13 +392,21 @@ class BaseRepository:
         """Apply one page of snapshots and store its cursor, in one transaction. Returns files to delete."""
         purge: list[str] = []
         with self._tx():
+            # Each record and its outbox rows read once for the page; a record named twice is read again the
+            # second time, since applying the first snapshot may have changed it.
+            ids = [snap["id"] for snap in snapshots]
+            records, outboxes = self._rec_get_many(ids), self._ob_for_records(ids)
             for snap in snapshots:
-                purge += self._apply_snapshot(snap, now, confidential)
+                if snap["id"] in records:
+                    rec, outbox_rows = records.pop(snap["id"]), outboxes.pop(snap["id"], [])
+                else:
+                    rec, outbox_rows = self._rec_get(snap["id"]), self._ob_for_record(snap["id"])
+                purge += self._apply_snapshot(snap, rec, outbox_rows, now, confidential)
             self._kv_put("cursor", cursor)
         return purge
 
-    def _apply_snapshot(self, snap: dict, now: datetime, confidential: set[str]) -> list[str]:
-        rec = self._rec_get(snap["id"])
+    def _apply_snapshot(self, snap: dict, rec: dict | None, outbox_rows: list[dict], now: datetime,
+                        confidential: set[str]) -> list[str]:
         receipt = bool(snap.get("receipt")) or snap.get("category") in confidential
         if rec is None:
             rec = {"id": snap["id"], "category": snap["category"], "grid_code": snap["grid_code"], "fields": {},
@@ -417,7 +425,6 @@ class BaseRepository:
                 purge = self._make_receipt(rec)
             self._rec_put(rec)
             return purge
-        outbox_rows = self._ob_for_record(rec["id"])
         unpushed = rules.pending_fields(outbox_rows) | rules.draft_changes(rec["fields"], rec["shadow"],
                                                                            rec["grid_code"])
         if rec.get("shadow") is None:
@@ -450,6 +457,13 @@ class BaseRepository:
     def _att_get(self, sha): raise NotImplementedError
     def _att_put(self, row): raise NotImplementedError
     def _att_list(self, state): raise NotImplementedError
+
+    # Reads for a whole page of records; a storage with a query language does each in one statement.
+    def _rec_get_many(self, record_ids: list[str]) -> dict[str, dict | None]:
+        return {record_id: self._rec_get(record_id) for record_id in record_ids}
+
+    def _ob_for_records(self, record_ids: list[str]) -> dict[str, list[dict]]:
+        return {record_id: self._ob_for_record(record_id) for record_id in record_ids}
 
     def close(self) -> None:
         pass
@@ -518,6 +532,24 @@ _OB_COLUMNS = ("mutation_id", "seq", "record_id", "op", "base_version", "body", 
 _ATT_COLUMNS = ("sha", "path", "size", "content_type", "uploaded_bytes", "state", "attempts", "last_error", "purge")
 
 
+def _chunks(values: list, size: int = 500):
+    """Slices small enough for an IN (...) list (SQLite's limit on bound parameters)."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+_EMPTY_JSON = {"[]": list, "{}": dict}
+
+
+def _json_column(text: str | None):
+    """json.loads, except that the empty containers most record columns hold are made directly (four of a record's
+    six JSON columns are usually empty, and each json.loads costs a microsecond even then)."""
+    if text is None:
+        return None
+    empty = _EMPTY_JSON.get(text)
+    return empty() if empty is not None else json.loads(text)
+
+
 class SQLiteRepository(BaseRepository):
     def __init__(self, path: str | Path):
         self.path = str(path)
@@ -576,14 +608,21 @@ class SQLiteRepository(BaseRepository):
     def _rec_row(row) -> dict:
         data = dict(row)
         for key in _REC_JSON:
-            data[key] = json.loads(data[key]) if data[key] is not None else None
-        data["dirty"] = json.loads(data.pop("local_fields_dirty"))
+            data[key] = _json_column(data[key])
+        data["dirty"] = _json_column(data.pop("local_fields_dirty"))
         data["receipt"] = bool(data["receipt"])
         return data
 
     def _rec_get(self, record_id):
         row = self._db.execute("SELECT * FROM records WHERE id = ?", (record_id,)).fetchone()
         return None if row is None else self._rec_row(row)
+
+    def _rec_get_many(self, record_ids):
+        found = dict.fromkeys(record_ids)
+        for chunk in _chunks(list(found)):
+            for row in self._db.execute(f"SELECT * FROM records WHERE id IN ({', '.join('?' * len(chunk))})", chunk):
+                found[row["id"]] = self._rec_row(row)
+        return found
 
     def _rec_put(self, row):
         values = dict(row)
@@ -608,24 +647,24 @@ class SQLiteRepository(BaseRepository):
         with self._tx():
             by_id = {item.mutation_id: item for item in sent}
             ids = list({item.record_id for item in sent})
+            secret = sorted(confidential)  # a confidential record's upload turns it into a receipt: general path
             simple_records = set()
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
+            for chunk in _chunks(ids):
                 marks = ", ".join("?" * len(chunk))
                 simple_records |= {row[0] for row in self._db.execute(
                     f"SELECT r.id FROM records r WHERE r.id IN ({marks}) AND r.receipt = 0 "
                     "AND r.photo_shas = '[]' AND r.conflicts = '[]' AND coalesce(r.status, '') != 'returned' "
                     "AND r.shadow IS NOT NULL AND r.fields = json_extract(r.shadow, '$.fields') "
                     "AND r.grid_code = json_extract(r.shadow, '$.grid_code') "
-                    "AND (SELECT count(*) FROM outbox o WHERE o.record_id = r.id) = 1", chunk)}
+                    f"AND r.category NOT IN ({', '.join('?' * len(secret))}) "
+                    "AND (SELECT count(*) FROM outbox o WHERE o.record_id = r.id) = 1", [*chunk, *secret])}
             fast, slow, order = [], [], []
             for result in results:
                 item = by_id.get(result.get("mutation_id"))
                 plain = (item is not None and item.record_id in simple_records
                          and result.get("status") in ACKNOWLEDGED and not result.get("conflicts")
                          and result.get("original_status", "applied") == "applied"
-                         and isinstance(result.get("version"), int) and not isinstance(result.get("version"), bool)
-                         and json.loads(item.body).get("category", "") not in confidential)
+                         and isinstance(result.get("version"), int) and not isinstance(result.get("version"), bool))
                 (fast if plain else slow).append((item, result))
                 order.append((plain, result))
             self._db.executemany(
@@ -657,8 +696,7 @@ class SQLiteRepository(BaseRepository):
         return None if row is None else dict(row)
 
     def _ob_bump_attempts(self, mutation_ids):
-        for start in range(0, len(mutation_ids), 500):
-            chunk = mutation_ids[start:start + 500]
+        for chunk in _chunks(mutation_ids):
             self._db.execute(f"UPDATE outbox SET attempts = attempts + 1 WHERE mutation_id IN "
                              f"({', '.join('?' * len(chunk))})", chunk)
 
@@ -672,6 +710,14 @@ class SQLiteRepository(BaseRepository):
     def _ob_for_record(self, record_id):
         return [dict(r) for r in self._db.execute("SELECT * FROM outbox WHERE record_id = ? ORDER BY seq",
                                                   (record_id,))]
+
+    def _ob_for_records(self, record_ids):
+        found = {record_id: [] for record_id in record_ids}
+        for chunk in _chunks(list(found)):
+            for row in self._db.execute(f"SELECT * FROM outbox WHERE record_id IN ({', '.join('?' * len(chunk))}) "
+                                        "ORDER BY seq", chunk):
+                found[row["record_id"]].append(dict(row))
+        return found
 
     def _ob_sendable(self, after_seq, limit):
         return [dict(r) for r in self._db.execute(

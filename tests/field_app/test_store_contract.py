@@ -139,6 +139,31 @@ def test_pull_keeps_unpushed_fields_and_takes_the_rest(repo):
     assert local.status == "accepted" and local.server_version == 2 and repo.get("cursor") == "c1"
 
 
+def test_a_page_naming_a_record_twice_judges_the_second_snapshot_by_the_first(repo):
+    """Pages are read ahead in one go; a record that comes twice must be judged against what the first snapshot made
+    of it: here the second is older and must change nothing, for a known record and for one new to the tablet."""
+    repo.submit(new(), NOW)
+    ack(repo)
+    record = repo.get_record(new().id)
+    record.fields["summary"] = "本地修改"
+    repo.submit(record, NOW)                                             # unpushed: no snapshot may overwrite it
+    newer, older = ({"id": record.id, "category": "mediation", "grid_code": GRID, "version": version,
+                     "status": status, "status_comment": None, "updated_at": "2026-11-27T07:00:00.000Z",
+                     "conflicts": [], "fields": {**mediation(summary="服务器修改"), "outcome": outcome}}
+                    for version, status, outcome in ((3, "dispatched", "agreement"), (2, "accepted", "no_agreement")))
+    unknown_v2 = {"id": "55555555-5555-4555-8555-555555555555", "category": "mediation", "grid_code": GRID,
+                  "version": 2, "status": "accepted", "status_comment": None,
+                  "updated_at": "2026-11-27T07:00:00.000Z", "fields": mediation(summary="又改了"), "conflicts": []}
+    unknown_v1 = {**unknown_v2, "version": 1, "status": "reported", "fields": mediation(summary="新的")}
+    repo.apply_pull_page([newer, unknown_v2, older, unknown_v1], "c3", NOW, {"integrity"})
+    local = repo.get_record(record.id)
+    assert local.fields["summary"] == "本地修改" and local.fields["outcome"] == "agreement"
+    assert (local.status, local.server_version) == ("dispatched", 3)
+    assert [m.record_id for m in repo.outbox()] == [record.id]        # the unpushed edit is still due
+    added = repo.get_record(unknown_v2["id"])
+    assert (added.fields["summary"], added.status, added.server_version) == ("又改了", "accepted", 2)
+
+
 def test_unknown_records_from_a_pull_are_added_and_receipts_are_not_listed(repo):
     snapshots = [
         {"id": "22222222-2222-4222-8222-222222222222", "category": "mediation", "grid_code": GRID, "version": 4,
@@ -163,6 +188,17 @@ def test_confidential_create_acknowledged_becomes_a_receipt(repo, tmp_path):
     ack(repo)
     assert repo.list_records() == [] and repo.get_record(record.id).fields == {}
     assert repo.attachment("a" * 64).purge                             # deleted once the server has it
+    assert [r["id"] for r in repo.receipts()] == [record.id]
+
+
+def test_confidential_create_without_photos_becomes_a_receipt_too(repo):
+    """The plain acknowledgement of a record with nothing else pending still turns a confidential one into a
+    receipt: the bulk path must not take it."""
+    record = LocalRecord(id="66666666-6666-4666-8666-666666666666", category="integrity", grid_code=GRID,
+                         fields={"subject": "某人", "description": "违规办理低保"}, created_at=NOW)
+    repo.submit(record, NOW)
+    assert [r.outcome for r in ack(repo)[0]] == ["applied"]
+    assert repo.list_records() == [] and repo.get_record(record.id).fields == {}
     assert [r["id"] for r in repo.receipts()] == [record.id]
 
 
