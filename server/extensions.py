@@ -5,6 +5,9 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from . import walcheckpoint
 
 # Named constraints keep Alembic migrations portable between SQLite (batch mode) and PostgreSQL.
 NAMING_CONVENTION = {
@@ -20,24 +23,36 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate(render_as_batch=True, compare_type=True)
 
 
+# WAL pages after which a commit checkpoints by itself (160 MB): only if the background checkpoints fall behind.
+BACKSTOP_PAGES = 40000
+
+
 @event.listens_for(Engine, "connect")
 def _tune_sqlite(dbapi_connection, _record):
     """WAL lets readers proceed during a write; foreign keys are off by default in SQLite.
 
     A push of 500 records touches pages all over the UUID indexes. A 64 MB page cache (allocated only as used)
-    keeps those pages in memory across pushes, and checkpointing every 40 MB of WAL rather than every 4 MB lets
-    one checkpoint write a page that several commits changed once; together they took a fifth off a push's
-    database time (bench/sync_ingest.py)."""
+    keeps those pages in memory across pushes, and a checkpoint every half second, rather than every 4 MB of WAL,
+    writes a page that several commits changed once; together they took a fifth off a push's database time
+    (bench/sync_ingest.py). The checkpoints run in a background thread (walcheckpoint.py); the connection's own,
+    inside a commit, is only the backstop."""
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA cache_size=-65536")
-    cursor.execute("PRAGMA wal_autocheckpoint=10000")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+@event.listens_for(Session, "after_commit")
+def _checkpoint_soon(session) -> None:
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite":
+        walcheckpoint.nudge(bind.url.database)
 
 
 def init_app(app):

@@ -5,6 +5,7 @@ import itertools
 import uuid
 from datetime import datetime, timezone
 
+import uuid6
 from factories import FIRST_GRID
 
 _seq = itertools.count(1)
@@ -20,15 +21,20 @@ def mediation_fields(summary: str = "楼上噪音扰民", **extra) -> dict:
             "summary": summary, "outcome": "in_progress", **extra}
 
 
+def mutation_id() -> str:
+    """Time-ordered, as the tablet makes them (field_app/core/outbox.py)."""
+    return str(uuid6.uuid7())
+
+
 def create(record_id: str | None = None, category: str = "mediation", grid_code: str = FIRST_GRID,
            fields: dict | None = None, **extra) -> dict:
-    return {"mutation_id": str(uuid.uuid4()), "seq": next(_seq), "record_id": record_id or str(uuid.uuid4()),
+    return {"mutation_id": mutation_id(), "seq": next(_seq), "record_id": record_id or str(uuid.uuid4()),
             "op": "create", "category": category, "grid_code": grid_code, "device_time": now_iso(),
             "fields": fields if fields is not None else mediation_fields(), **extra}
 
 
 def update(record_id: str, base_version: int, fields: dict, **extra) -> dict:
-    return {"mutation_id": str(uuid.uuid4()), "seq": next(_seq), "record_id": record_id, "op": "update",
+    return {"mutation_id": mutation_id(), "seq": next(_seq), "record_id": record_id, "op": "update",
             "base_version": base_version, "device_time": now_iso(), "fields": fields, **extra}
 
 

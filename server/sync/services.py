@@ -112,24 +112,23 @@ def push(principal: Principal, envelope: dict, refused: dict[int, dict] | None =
              if index in refused else _prepare(raw, actor, scope, grids, seen_before, received_at)
              for index, raw in enumerate(envelope["mutations"])]
     valid = [item for item in items if item.result is None]
-    new_record_ids = [item.prepared.record_id for item in valid if item.prepared]
-    taken = existing_record_ids(new_record_ids)
     db.session.commit()  # end the read transaction before queueing for the write lock
 
     lock_for_writing()  # before any read, so idempotency checks see every committed mutation
-    if _watermark() != before:  # another push or edit committed since the checks above: repeat them
-        known = _acknowledged({item.mutation_id for item in valid})
-        taken = existing_record_ids(new_record_ids)
-    else:
-        known = {}
+    # Repeat the duplicate lookup only if another push or edit committed since the one above.
+    known = _acknowledged({item.mutation_id for item in valid}) if _watermark() != before else {}
     try:
-        _write(valid, actor, scope, dict(known), set(taken), careful=False)
+        # Record ids are not looked up first: the tablets' UUIDs do not collide, and a create whose id is taken
+        # fails the records' primary key, which sends the batch down the careful path below to find it.
+        _write(valid, actor, scope, known, set(), careful=False)
     except IntegrityError:
-        # Not expected (ids were checked under the lock). Start the transaction again, this time with a savepoint
-        # around every write, so that only the culprit fails.
+        # Start the transaction again, this time with every id looked up and a savepoint around every write, so
+        # that only the culprits fail.
         db.session.rollback()
         lock_for_writing()
-        _write(valid, actor, scope, dict(known), set(taken), careful=True)
+        known = _acknowledged({item.mutation_id for item in valid})
+        taken = existing_record_ids([item.prepared.record_id for item in valid if item.prepared])
+        _write(valid, actor, scope, known, taken, careful=True)
     record_health(principal.device, envelope.get("health") or {}, envelope.get("device_time"))
     db.session.commit()
     return {"server_time": server_time(), "results": [item.result for item in items]}
