@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 from bench.live_server import LiveServer  # noqa: E402
+from field_app.core.outbox import dumps as outbox_dumps  # noqa: E402
 from sync_support import create  # noqa: E402
 
 GRID = "420502001001001"
@@ -54,13 +55,20 @@ def make_batches(n_records: int, batch: int) -> list[list[dict]]:
     return [mutations[i:i + batch] for i in range(0, n_records, batch)]
 
 
-def push_all(url: str, token: str, batches: list[list[dict]], expect: str) -> float:
+def stored(batches: list[list[dict]]) -> list[list[str]]:
+    """Each mutation as the tablet's outbox stores it when the record is saved (field_app/core/outbox.py)."""
+    return [[outbox_dumps(mutation) for mutation in batch] for batch in batches]
+
+
+def push_all(url: str, token: str, batches: list[list[str]], expect: str) -> float:
+    """Push stored mutations the way the tablet does (field_app/core/engine.py `_envelope`): the stored JSON, byte
+    for byte, joined into an envelope; the client encodes nothing at sync time."""
     session = requests.Session()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     start = time.perf_counter()
     for batch in batches:
-        response = session.post(url + "/api/v1/sync/push", data=json.dumps({"mutations": batch}), headers=headers,
-                                timeout=300)
+        body = ('{"mutations":[' + ",".join(batch) + "]}").encode("utf-8")
+        response = session.post(url + "/api/v1/sync/push", data=body, headers=headers, timeout=300)
         response.raise_for_status()
         statuses = {r["status"] for r in response.json()["results"]}
         assert statuses == {expect}, statuses
@@ -109,11 +117,12 @@ def main() -> None:
     raw = raw_sqlite_rate(batches)
     with LiveServer(workers=2) as server:
         tokens = enroll_tablets(server, 3)
-        one = args.records / push_all(server.url, tokens[0], batches, "applied")
-        replay = args.records / push_all(server.url, tokens[0], batches, "duplicate")
+        bodies = stored(batches)
+        one = args.records / push_all(server.url, tokens[0], bodies, "applied")
+        replay = args.records / push_all(server.url, tokens[0], bodies, "duplicate")
         pull_seconds, pulled = pull_all(server.url, tokens[0])
 
-        pair = [make_batches(args.records, args.batch) for _ in range(2)]
+        pair = [stored(make_batches(args.records, args.batch)) for _ in range(2)]
         elapsed = [0.0, 0.0]
 
         def run(i):

@@ -9,6 +9,7 @@ the converting). PostgreSQL keeps SQLAlchemy's own path, whose batched multi-row
 from __future__ import annotations
 
 import functools
+import operator
 
 from sqlalchemy import JSON, Table, insert
 
@@ -28,16 +29,19 @@ def insert_rows(table: Table, rows: list[dict]) -> None:
         connection.execute(insert(table), rows)
         return
     statement, processors = _plan(table, names, dialect)
-    columns = []
-    for name, (process, repeats) in zip(names, processors):
-        values = [row[name] for row in rows]
-        if process is not None and repeats:
-            converted = {value: process(value) for value in set(values)}
-            values = [converted[value] for value in values]
-        elif process is not None:
-            values = [process(value) for value in values]
-        columns.append(values)
-    connection.exec_driver_sql(statement, list(zip(*columns)))
+    getter = operator.itemgetter(*names)
+    values = [getter(row) for row in rows] if len(names) > 1 else [(getter(row),) for row in rows]
+    if processors:
+        columns = list(zip(*values))
+        for index, process, repeats in processors:
+            column = columns[index]
+            if repeats:
+                converted = {value: process(value) for value in set(column)}
+                columns[index] = [converted[value] for value in column]
+            else:
+                columns[index] = [process(value) for value in column]
+        values = list(zip(*columns))
+    connection.exec_driver_sql(statement, values)
 
 
 @functools.lru_cache(maxsize=64)
@@ -52,10 +56,16 @@ def _require_complete(table: Table, names: tuple[str, ...]) -> None:
 
 @functools.lru_cache(maxsize=64)
 def _plan(table: Table, names: tuple[str, ...], dialect) -> tuple[str, list]:
-    # (processor, whether values are hashable and worth converting once each); JSON documents are neither. Their
-    # processor would only wrap the engine's json_serializer (jsontext.dumps), so that is called directly.
-    processors = [(jsontext.dumps, False) if isinstance(table.c[name].type, JSON)
-                  else (table.c[name].type.dialect_impl(dialect).bind_processor(dialect), True) for name in names]
+    """The INSERT, and (position, processor, whether values repeat enough to convert each distinct one once) for
+    the columns whose values need converting. JSON documents are never converted once per distinct value (they are
+    unhashable), and their processor would only wrap the engine's json_serializer, jsontext.dumps, which is called
+    directly."""
+    processors = []
+    for index, name in enumerate(names):
+        if isinstance(table.c[name].type, JSON):
+            processors.append((index, jsontext.dumps, False))
+        elif (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None:
+            processors.append((index, process, True))
     quote = dialect.identifier_preparer.quote
     statement = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in names)}) "
                  f"VALUES ({', '.join('?' for _ in names)})")
