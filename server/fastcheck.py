@@ -98,8 +98,24 @@ def _compile_field(field: fields.Field) -> tuple[Any, Post]:
             raise NotCompilable("validators on a single Nested")
         return inner, post
     if kind is fields.Dict and field.key_field is None and field.value_field is None and not field.validators:
-        return dict, None
+        # Not `dict`: msgspec would copy the whole document, nested values and all, and so would to_builtins.
+        return Any, _mapping
     raise NotCompilable(f"field {kind.__name__}")
+
+
+def _mapping(value: object) -> dict:
+    """What marshmallow's Dict loads an object as: a shallow copy. Anything else (None too) is not for us."""
+    if type(value) is not dict:
+        raise TypeError("not an object")
+    return dict(value)
+
+
+def _needs_builtins(kind) -> bool:
+    """Whether a compiled type holds values (structs, dates) that only to_builtins turns into marshmallow's."""
+    if isinstance(kind, type) and (issubclass(kind, msgspec.Struct) or issubclass(kind, datetime.date)):
+        return True
+    return any(_needs_builtins(arg) for arg in getattr(kind, "__args__", ()) if not isinstance(arg, msgspec.Meta)) \
+        or any(_needs_builtins(arg) for arg in getattr(kind, "__metadata__", ()) if isinstance(arg, type))
 
 
 def _each(post: Post) -> Post:
@@ -120,7 +136,7 @@ def _compile_struct(schema: Schema, rules_given: bool = False) -> tuple[type, Po
         raise NotCompilable("only schemas that reject unknown fields")
     if _has_hooks(schema) and not rules_given:
         raise NotCompilable(f"{type(schema).__name__} has hooks; pass the rules they enforce")
-    members, posts = [], {}
+    members, posts, never_none = [], {}, set()
     for name, field in schema.load_fields.items():
         key = field.attribute or name
         if (field.data_key or name) != key:
@@ -128,6 +144,8 @@ def _compile_struct(schema: Schema, rules_given: bool = False) -> tuple[type, Po
         kind, post = _compile_field(field)
         if post is not None:
             posts[key] = post
+            if kind is Any and not field.allow_none:
+                never_none.add(key)  # Any lets None through; the post refuses it
         if field.required:
             if field.allow_none:
                 kind = kind | None
@@ -144,11 +162,29 @@ def _compile_struct(schema: Schema, rules_given: bool = False) -> tuple[type, Po
 
     def post(values: dict) -> dict:
         for key, fix in posts.items():
-            value = values.get(key)
-            if value is not None:
-                values[key] = fix(value)
+            if key in values and (values[key] is not None or key in never_none):
+                values[key] = fix(values[key])
         return values
     return struct, post
+
+
+def _builtins_of(struct: type) -> Callable[[msgspec.Struct], dict]:
+    """msgspec.to_builtins, or for a struct of plain values a shallow copy without the unset members, which leaves
+    an `Any` member (a document) as it is rather than copying it through."""
+    if any(_needs_builtins(kind) for kind in struct.__annotations__.values()):
+        return msgspec.to_builtins
+    asdict, unset = msgspec.structs.asdict, msgspec.UNSET
+    defaults = struct.__struct_defaults__  # aligned with the last members
+    optional = [name for name, default in zip(struct.__struct_fields__[len(struct.__struct_fields__) - len(defaults):],
+                                              defaults) if default is unset]
+
+    def shallow(value: msgspec.Struct) -> dict:
+        values = asdict(value)
+        for name in optional:
+            if values[name] is unset:
+                del values[name]
+        return values
+    return shallow
 
 
 def _has_hooks(schema: Schema) -> bool:
@@ -162,10 +198,11 @@ def compile_schema(schema: Schema, rules: Callable[[dict], bool] | None = None) 
     A schema with hooks (e.g. `@validates_schema`) compiles only with `rules`: a function saying whether the
     loaded values pass them (the schema's validator and `rules` should call one shared function)."""
     struct, post = _compile_struct(schema, rules_given=rules is not None)
+    builtins = _builtins_of(struct)
 
     def check(value: object) -> dict | None:
         try:
-            loaded = msgspec.to_builtins(msgspec.convert(value, struct))
+            loaded = builtins(msgspec.convert(value, struct))
             loaded = post(loaded) if post else loaded
         except (msgspec.ValidationError, ValueError, TypeError):
             return None

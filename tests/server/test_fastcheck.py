@@ -186,3 +186,15 @@ def test_what_cannot_be_compiled_is_refused_at_start_up():
     assert compile_schema(WithHook(), rules=lambda data: True)({"name": "x"}) == {"name": "x"}
     with pytest.raises(NotCompilable):
         compile_schema(NestedHook(), rules=lambda data: True)  # the rules cover the outer schema only
+
+
+@pytest.mark.parametrize("fields", [None, [], "x", 1, {}])
+def test_a_mutation_whose_fields_are_not_an_object_is_judged_by_marshmallow(fields):
+    """`fields` is compiled as Any (not copied by msgspec); the post step must still refuse None and non-objects."""
+    from server.sync.schemas import _fast_mutation
+
+    mutation = {"mutation_id": "0" * 8 + "-0000-7000-8000-" + "0" * 12, "seq": 1, "record_id": "1" * 8 +
+                "-1111-4111-8111-" + "1" * 12, "op": "create", "category": "mediation",
+                "grid_code": "420502001001001", "device_time": "2026-11-27T10:00:00Z", "fields": fields}
+    _assert_agrees(_fast_mutation, MutationSchema(), mutation)
+    assert (_fast_mutation(mutation) is None) == (fields != {})
