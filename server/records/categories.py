@@ -116,6 +116,8 @@ class Category:
 
     def split(self, values: dict) -> tuple[dict, dict]:
         """(ordinary fields, confidential payload)."""
+        if not self.confidential_fields:
+            return values, {}
         ordinary = {k: v for k, v in values.items() if k not in self.confidential_fields}
         secret = {k: v for k, v in values.items() if k in self.confidential_fields}
         return ordinary, secret

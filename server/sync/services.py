@@ -11,6 +11,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from marshmallow import ValidationError
 from sqlalchemy import false, func, or_, select, true
@@ -51,9 +52,9 @@ def _rejected(raw: object, errors: dict, message: str, retry: bool = False) -> d
             "message": message, "errors": errors, "retry": retry}
 
 
-@dataclass(frozen=True)
-class Acknowledged:
-    """What idempotency needs to know of a stored mutation (a Mutation row, or one written in this batch)."""
+class Acknowledged(NamedTuple):
+    """What idempotency needs to know of a stored mutation (a Mutation row, or one written in this batch).
+    A named tuple: one is made for every mutation a push applies, and a frozen dataclass costs a microsecond."""
 
     device_id: int
     body_sha256: str
@@ -239,11 +240,12 @@ def _insert_prepared(items: list[Item], actor: Actor) -> None:
 
 def _mutation_values(item: Item, actor: Actor, received_at: datetime) -> dict:
     """The stored acknowledgement of an answered mutation (its answer is sent again for a retry)."""
-    return {"mutation_id": item.mutation_id, "device_id": actor.device_id, "user_id": actor.user_id,
-            "seq": item.mutation["seq"], "record_id": item.mutation["record_id"], "op": item.mutation["op"],
-            "body_sha256": item.digest, "status": item.result["status"],
-            "result": None if item.result == _plain_create_answer(item.mutation_id, item.mutation["record_id"])
-            else item.result,
+    mutation, result = item.mutation, item.result
+    plain = mutation["op"] == "create" and result == _plain_create_answer(mutation["mutation_id"],
+                                                                         mutation["record_id"])
+    return {"mutation_id": mutation["mutation_id"], "device_id": actor.device_id, "user_id": actor.user_id,
+            "seq": mutation["seq"], "record_id": mutation["record_id"], "op": mutation["op"],
+            "body_sha256": item.digest, "status": result["status"], "result": None if plain else result,
             "received_at": received_at}
 
 
