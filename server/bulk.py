@@ -11,7 +11,10 @@ from __future__ import annotations
 import functools
 import operator
 
+from datetime import datetime
+
 from sqlalchemy import JSON, Table, insert
+from sqlalchemy.dialects import sqlite
 
 from . import jsontext
 from .extensions import db
@@ -44,6 +47,21 @@ def insert_rows(table: Table, rows: list[dict]) -> None:
     connection.exec_driver_sql(statement, values)
 
 
+def json_text(value: object) -> str:
+    return "null" if value is None else jsontext.dumps(value)
+
+
+def sqlite_datetime(value: datetime | None) -> str | None:
+    """What SQLAlchemy's SQLite DATETIME stores for a datetime ("YYYY-MM-DD HH:MM:SS.ffffff", the offset dropped),
+    by isoformat in C rather than its %-format of seven attributes (a microsecond a record)."""
+    if value is None or type(value) is not datetime:
+        return _SQLITE_DATETIME(value)
+    return value.isoformat(" ", "microseconds")[:26]
+
+
+_SQLITE_DATETIME = sqlite.DATETIME().bind_processor(sqlite.dialect())
+
+
 @functools.lru_cache(maxsize=64)
 def _require_complete(table: Table, names: tuple[str, ...]) -> None:
     """Column defaults are not applied here: every column must have a value, except a generated primary key."""
@@ -62,9 +80,12 @@ def _plan(table: Table, names: tuple[str, ...], dialect) -> tuple[str, list]:
     directly."""
     processors = []
     for index, name in enumerate(names):
+        impl = table.c[name].type.dialect_impl(dialect)
         if isinstance(table.c[name].type, JSON):
-            processors.append((index, jsontext.dumps, False))
-        elif (process := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None:
+            processors.append((index, json_text, False))
+        elif isinstance(impl, sqlite.DATETIME) and impl._storage_format == sqlite.DATETIME._storage_format:
+            processors.append((index, sqlite_datetime, True))
+        elif (process := impl.bind_processor(dialect)) is not None:
             processors.append((index, process, True))
     quote = dialect.identifier_preparer.quote
     statement = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in names)}) "

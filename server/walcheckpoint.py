@@ -29,29 +29,34 @@ class Checkpointer:
 
     def __init__(self, path: str, interval_s: float = INTERVAL_S):
         self.path, self.interval_s = path, interval_s
-        self._wanted = threading.Event()
-        self._idle = threading.Event()
-        self._idle.set()
+        self._changed = threading.Condition()
+        self._nudges = 0  # nudges received
+        self._served = 0  # nudges that a finished checkpoint started after
         self._thread = threading.Thread(target=self._run, name=f"wal-checkpoint {path}", daemon=True)
         self._thread.start()
 
     def nudge(self) -> None:
-        self._idle.clear()
-        self._wanted.set()
+        with self._changed:
+            self._nudges += 1
+            self._changed.notify_all()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Block until no nudge is waiting to be served (tests use it to see a checkpoint's effect)."""
-        return self._idle.wait(timeout)
+        """Block until a checkpoint has run since the latest nudge (tests use it to see its effect)."""
+        with self._changed:
+            wanted = self._nudges
+            return self._changed.wait_for(lambda: self._served >= wanted, timeout)
 
     def _run(self) -> None:
         while True:
-            self._wanted.wait()
-            self._wanted.clear()
+            with self._changed:
+                self._changed.wait_for(lambda: self._nudges > self._served)
+                covered = self._nudges  # every commit before these nudges is in the WAL already
             started = time.monotonic()
             self.checkpoint()
-            if not self._wanted.is_set():
-                self._idle.set()
-            time.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))  # nudges meanwhile: one more run
+            with self._changed:
+                self._served = covered
+                self._changed.notify_all()
+            time.sleep(max(0.0, self.interval_s - (time.monotonic() - started)))  # later nudges: one more run
 
     def checkpoint(self) -> tuple | None:
         """(busy, WAL frames, frames checkpointed), or None when the file cannot be opened (e.g. removed)."""

@@ -110,10 +110,7 @@ class PreparedCreate:
     record: dict
     change: dict
     attachments: list[str]
-
-    @property
-    def record_id(self) -> str:
-        return self.record["id"]
+    record_id: str  # record["id"], asked for often enough on the push path to be kept apart
 
 
 def prepare_create(*, record_id: str, category_key: str, grid_code: str, values: object, occurred_at: datetime,
@@ -135,7 +132,7 @@ def prepare_create(*, record_id: str, category_key: str, grid_code: str, values:
     change = {"record_id": record_id, "version": 1, "kind": "create", "at": now, "actor_id": actor.user_id,
               "device_id": actor.device_id, "mutation_id": mutation_id, "changes": _diff({}, ordinary),
               "confidential_changes": _diff({}, secret) if secret else None, "comment": None}
-    return PreparedCreate(record, change, list(dict.fromkeys(category.attachments(loaded))))
+    return PreparedCreate(record, change, list(dict.fromkeys(category.attachments(loaded))), record_id)
 
 
 def existing_record_ids(record_ids: list[str]) -> set[str]:

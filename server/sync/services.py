@@ -92,10 +92,7 @@ class Item:
     digest: str = ""
     prepared: PreparedCreate | None = None
     result: dict | None = None  # set once the item is answered
-
-    @property
-    def mutation_id(self) -> str:
-        return self.mutation["mutation_id"]
+    mutation_id: str = ""  # mutation["mutation_id"], once the envelope is valid
 
 
 def push(principal: Principal, envelope: dict, refused: dict[int, dict] | None = None) -> dict:
@@ -183,6 +180,7 @@ def _prepare(raw: object, actor: Actor, scope, grids: GridChecks, seen_before: d
     except ValidationError as error:
         item.result = _rejected(raw, error.messages, "The mutation is malformed.")
         return item
+    item.mutation_id = item.mutation["mutation_id"]
     item.digest = body_hash(raw)
     if item.mutation_id in seen_before:
         item.result = _duplicate(seen_before[item.mutation_id], raw, item.digest, actor)

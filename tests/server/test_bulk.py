@@ -1,12 +1,14 @@
 """insert_rows stores exactly what SQLAlchemy's insert(table) stores, on both backends."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import insert, text
 
-from server.bulk import insert_rows
+from server.bulk import _SQLITE_DATETIME, insert_rows, sqlite_datetime
 from server.extensions import db
 from server.records.models import AuditEvent
 from server.timeutil import aware
@@ -55,3 +57,15 @@ def test_a_missing_column_with_a_default_is_a_programming_error(empty_app):
         insert_rows(AuditEvent.__table__, [])  # nothing to do
         with pytest.raises(ValueError, match="at"):
             insert_rows(AuditEvent.__table__, [{"action": "x"}])
+
+
+@settings(max_examples=300, deadline=None)
+@given(moment=st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                           timezones=st.none() | st.timezones()))
+def test_the_quick_sqlite_datetime_text_is_sqlalchemys(moment):
+    assert sqlite_datetime(moment) == _SQLITE_DATETIME(moment)
+
+
+def test_the_quick_sqlite_datetime_text_of_dates_and_nulls_is_sqlalchemys():
+    assert sqlite_datetime(None) is None
+    assert sqlite_datetime(date(2026, 11, 27)) == _SQLITE_DATETIME(date(2026, 11, 27)) == "2026-11-27 00:00:00.000000"
