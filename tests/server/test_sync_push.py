@@ -57,6 +57,36 @@ def test_same_mutation_twice_in_one_batch_is_stored_once(grid_app, tablet):
     assert _stored(grid_app, [mutation["mutation_id"]]) == 1
 
 
+def test_a_create_for_a_record_id_that_exists_is_rejected_and_the_rest_applied(grid_app, tablet):
+    """Record ids are not looked up before the bulk write: the taken one fails the insert, and the careful pass
+    rejects only it, by name, and stores the others exactly once."""
+    client, token, _ = tablet
+    taken = create()
+    assert push(client, token, [taken]).get_json()["results"][0]["status"] == "applied"
+    before, copy, after = create(), create(record_id=taken["record_id"], fields=mediation_fields("另一份")), create()
+    results = push(client, token, [before, copy, after]).get_json()["results"]
+    assert [r["status"] for r in results] == ["applied", "rejected", "applied"]
+    assert results[1]["errors"] == {"record_id": ["already exists"]} and results[1]["retry"] is False
+    again = push(client, token, [before, copy, after]).get_json()["results"]
+    assert [r["status"] for r in again] == ["duplicate", "rejected", "duplicate"]
+    assert _stored(grid_app, [before["mutation_id"], copy["mutation_id"], after["mutation_id"]]) == 2
+    with grid_app.app_context():
+        assert db.session.get(Record, taken["record_id"]).content["summary"] == "楼上噪音扰民"  # untouched
+        assert db.session.scalar(select(func.count(RecordChange.id))
+                                 .where(RecordChange.record_id == taken["record_id"])) == 1
+
+
+def test_two_creates_of_one_record_id_in_a_batch_apply_the_first(grid_app, tablet):
+    client, token, _ = tablet
+    first = create()
+    second = create(record_id=first["record_id"], fields=mediation_fields("第二份"))
+    results = push(client, token, [first, second]).get_json()["results"]
+    assert [r["status"] for r in results] == ["applied", "rejected"]
+    assert results[1]["errors"] == {"record_id": ["already exists"]}
+    with grid_app.app_context():
+        assert db.session.get(Record, first["record_id"]).content["summary"] == "楼上噪音扰民"
+
+
 def test_reused_mutation_id_with_another_body_is_rejected(grid_app, tablet):
     client, token, _ = tablet
     mutation = create()
