@@ -25,17 +25,23 @@ def insert_rows(table: Table, rows: list[dict]) -> None:
     if not rows:
         return
     names = tuple(rows[0])
+    getter = operator.itemgetter(*names)
+    insert_tuples(table, names, [getter(row) for row in rows] if len(names) > 1 else [(getter(row),) for row in rows])
+
+
+def insert_tuples(table: Table, names: tuple[str, ...], rows: list[tuple]) -> None:
+    """INSERT the rows given as tuples of the columns `names`, in that order (the hot path builds them so)."""
+    if not rows:
+        return
     _require_complete(table, names)  # on every backend, so a mistake cannot hide behind PostgreSQL's defaults
     connection = db.session.connection()
     dialect = connection.dialect
     if dialect.name != "sqlite":
-        connection.execute(insert(table), rows)
+        connection.execute(insert(table), [dict(zip(names, row)) for row in rows])
         return
     statement, processors = _plan(table, names, dialect)
-    getter = operator.itemgetter(*names)
-    values = [getter(row) for row in rows] if len(names) > 1 else [(getter(row),) for row in rows]
     if processors:
-        columns = list(zip(*values))
+        columns = list(zip(*rows))
         for index, process, repeats in processors:
             column = columns[index]
             if repeats:
@@ -43,8 +49,8 @@ def insert_rows(table: Table, rows: list[dict]) -> None:
                 columns[index] = [converted[value] for value in column]
             else:
                 columns[index] = [process(value) for value in column]
-        values = list(zip(*columns))
-    connection.exec_driver_sql(statement, values)
+        rows = list(zip(*columns))
+    connection.exec_driver_sql(statement, rows)
 
 
 def json_text(value: object) -> str:

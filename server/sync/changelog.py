@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
-from ..bulk import insert_rows
+from ..bulk import insert_tuples
 from ..extensions import db
 from ..timeutil import utcnow
 from .models import ChangeLogEntry
@@ -39,9 +39,8 @@ def log_changes(changes: list[tuple[str, str, int]], origin_device_id: int | Non
     """Append (record id, grid code, version) entries in order, with one executemany."""
     lock_for_writing()
     now = utcnow()
-    insert_rows(ChangeLogEntry.__table__, [
-        {"record_id": record_id, "grid_code": grid_code, "version": version, "origin_device_id": origin_device_id,
-         "at": now} for record_id, grid_code, version in changes])
+    insert_tuples(ChangeLogEntry.__table__, ("record_id", "grid_code", "version", "origin_device_id", "at"),
+                  [(record_id, grid_code, version, origin_device_id, now) for record_id, grid_code, version in changes])
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -14,11 +14,11 @@ from datetime import datetime
 from typing import NamedTuple
 
 from marshmallow import ValidationError
-from sqlalchemy import false, func, or_, select, true
+from sqlalchemy import bindparam, false, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.auth import Principal
-from ..bulk import insert_rows
+from ..bulk import insert_tuples
 from ..devices.services import record_health
 from ..errors import ServiceError
 from ..extensions import db
@@ -67,12 +67,17 @@ class Acknowledged(NamedTuple):
         return cls(actor.device_id, item.digest, item.result["status"], item.result)
 
 
+# Built once: SQLAlchemy then reuses the compiled form without walking a new statement on every push.
+_ACKNOWLEDGED = select(Mutation.mutation_id, Mutation.device_id, Mutation.body_sha256, Mutation.status,
+                       Mutation.result, Mutation.record_id).where(Mutation.mutation_id.in_(bindparam("ids")))
+_WATERMARK = select(select(func.max(Mutation.id)).scalar_subquery(),
+                    select(func.max(ChangeLogEntry.id)).scalar_subquery())
+
+
 def _acknowledged(mutation_ids: set[str]) -> dict[str, Acknowledged]:
     if not mutation_ids:
         return {}
-    rows = db.session.execute(select(Mutation.mutation_id, Mutation.device_id, Mutation.body_sha256,
-                                     Mutation.status, Mutation.result, Mutation.record_id)
-                              .where(Mutation.mutation_id.in_(mutation_ids)))
+    rows = db.session.execute(_ACKNOWLEDGED, {"ids": list(mutation_ids)})
     return {row.mutation_id: Acknowledged(row.device_id, row.body_sha256, row.status,
                                           row.result or _plain_create_answer(row.mutation_id, row.record_id))
             for row in rows}
@@ -135,8 +140,7 @@ def push(principal: Principal, envelope: dict, refused: dict[int, dict] | None =
 def _watermark() -> tuple:
     """The newest acknowledged mutation and change-log entry. Both are appended only under the write lock, so
     ids grow in commit order: an unchanged watermark means nothing was committed in between."""
-    return tuple(db.session.execute(select(select(func.max(Mutation.id)).scalar_subquery(),
-                                           select(func.max(ChangeLogEntry.id)).scalar_subquery())).one())
+    return tuple(db.session.execute(_WATERMARK).one())
 
 
 def _write(valid: list[Item], actor: Actor, scope, known: dict[str, Acknowledged], taken: set[str],
@@ -232,19 +236,21 @@ def _insert_prepared(items: list[Item], actor: Actor) -> None:
     if not items:
         return
     insert_prepared([item.prepared for item in items])
-    insert_rows(Mutation.__table__,
-                [_mutation_values(item, actor, item.prepared.record["received_at"]) for item in items])
+    insert_tuples(Mutation.__table__, MUTATION_COLUMNS,
+                  [_mutation_values(item, actor, item.prepared.received_at) for item in items])
 
 
-def _mutation_values(item: Item, actor: Actor, received_at: datetime) -> dict:
-    """The stored acknowledgement of an answered mutation (its answer is sent again for a retry)."""
+MUTATION_COLUMNS = ("mutation_id", "device_id", "user_id", "seq", "record_id", "op", "body_sha256", "status",
+                    "result", "received_at")
+
+
+def _mutation_values(item: Item, actor: Actor, received_at: datetime) -> tuple:
+    """The stored acknowledgement of an answered mutation (its answer is sent again for a retry): MUTATION_COLUMNS."""
     mutation, result = item.mutation, item.result
     plain = mutation["op"] == "create" and result == _plain_create_answer(mutation["mutation_id"],
                                                                          mutation["record_id"])
-    return {"mutation_id": mutation["mutation_id"], "device_id": actor.device_id, "user_id": actor.user_id,
-            "seq": mutation["seq"], "record_id": mutation["record_id"], "op": mutation["op"],
-            "body_sha256": item.digest, "status": result["status"], "result": None if plain else result,
-            "received_at": received_at}
+    return (mutation["mutation_id"], actor.device_id, actor.user_id, mutation["seq"], mutation["record_id"],
+            mutation["op"], item.digest, result["status"], None if plain else result, received_at)
 
 
 def _update(item: Item, actor: Actor, scope, known: dict[str, Acknowledged]) -> None:
@@ -255,7 +261,7 @@ def _update(item: Item, actor: Actor, scope, known: dict[str, Acknowledged]) -> 
                                 values=mutation["fields"], actor=actor, scope=scope,
                                 grid_code=mutation.get("grid_code"), mutation_id=item.mutation_id)
         item.result = _answer(item, outcome.status, outcome.record.version, outcome)
-        insert_rows(Mutation.__table__, [_mutation_values(item, actor, utcnow())])
+        insert_tuples(Mutation.__table__, MUTATION_COLUMNS, [_mutation_values(item, actor, utcnow())])
         savepoint.commit()
     except ServiceError as error:
         savepoint.rollback()
