@@ -123,7 +123,7 @@ CHANGE_COLUMNS = ("record_id", "mutation_id", "changes", "confidential_changes",
                   "device_id", "comment")
 
 
-@dataclass
+@dataclass(slots=True)
 class PreparedCreate:
     """A create that passed every check that needs no database: rows ready for one bulk insert, as tuples (a push
     builds 500 of them; dicts cost more to make and to take apart again)."""

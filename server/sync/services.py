@@ -88,7 +88,7 @@ def _plain_create_answer(mutation_id: str, record_id: str) -> dict:
     return {"mutation_id": mutation_id, "record_id": record_id, "status": "applied", "version": 1}
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     """One mutation of a push on its way through: validated envelope, hash, and (for a create) prepared rows."""
 
@@ -247,8 +247,7 @@ MUTATION_COLUMNS = ("mutation_id", "device_id", "user_id", "seq", "record_id", "
 def _mutation_values(item: Item, actor: Actor, received_at: datetime) -> tuple:
     """The stored acknowledgement of an answered mutation (its answer is sent again for a retry): MUTATION_COLUMNS."""
     mutation, result = item.mutation, item.result
-    plain = mutation["op"] == "create" and result == _plain_create_answer(mutation["mutation_id"],
-                                                                         mutation["record_id"])
+    plain = mutation["op"] == "create"  # a stored create was applied as version 1: its answer is always the plain one
     return (mutation["mutation_id"], actor.device_id, actor.user_id, mutation["seq"], mutation["record_id"],
             mutation["op"], item.digest, result["status"], None if plain else result, received_at)
 
