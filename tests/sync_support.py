@@ -47,3 +47,20 @@ def push(client, token: str, mutations: list, **envelope):
     from factories import auth
 
     return client.post("/api/v1/sync/push", json={"mutations": mutations, **envelope}, headers=auth(token))
+
+
+def stored_receipts(app, mutation_ids) -> list[str]:
+    """The stored acknowledgements of these mutations, one entry per stored row (so a copy shows twice): an update's
+    in sync_mutations, a create's on its record's first version (server/sync/services.py)."""
+    from sqlalchemy import select
+
+    from server.extensions import db
+    from server.records.models import RecordChange
+    from server.sync.models import Mutation
+
+    ids = list(mutation_ids)
+    with app.app_context():
+        updates = db.session.scalars(select(Mutation.mutation_id).where(Mutation.mutation_id.in_(ids))).all()
+        creates = db.session.scalars(select(RecordChange.mutation_id).where(
+            RecordChange.mutation_id.in_(ids), RecordChange.body_sha256.is_not(None))).all()
+        return [*updates, *creates]

@@ -60,7 +60,8 @@ class RecordChange(db.Model):
     """One version of a record: who, when, which fields, old and new values (and conflicts, both sides)."""
 
     __tablename__ = "record_changes"
-    __table_args__ = (UniqueConstraint("record_id", "version"),)  # also the index for a record's history
+    __table_args__ = (UniqueConstraint("record_id", "version"),  # also the index for a record's history
+                      UniqueConstraint("mutation_id"))  # a mutation makes at most one version
 
     id: Mapped[int] = mapped_column(primary_key=True)
     record_id: Mapped[str] = mapped_column(ForeignKey("records.id"))
@@ -70,6 +71,10 @@ class RecordChange(db.Model):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
     mutation_id: Mapped[str | None] = mapped_column(String(36))
+    # A create pushed by a tablet is acknowledged by its first version itself: its seq and body hash are kept here
+    # (sync/services.py), not in a sync_mutations row of their own, which cost every pushed record a fourth row.
+    seq: Mapped[int | None] = mapped_column(Integer)
+    body_sha256: Mapped[str | None] = mapped_column(String(64))
     # {field: {"old": ..., "new": ...}} for ordinary fields and workflow columns.
     changes: Mapped[dict] = mapped_column(JSONType, default=dict)
     # The same for confidential fields, kept apart so it can be encrypted with the record's confidential payload.

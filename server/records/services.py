@@ -119,8 +119,8 @@ def _diff(old: dict, new: dict) -> dict:
 RECORD_COLUMNS = ("id", "category", *PLACEMENT, *ROUTING, "content", "confidential", "occurred_at",
                   "occurred_at_server_est", "status", "status_comment", "version", "received_at", "updated_at",
                   "created_by_id", "device_id", "open_conflicts")
-CHANGE_COLUMNS = ("record_id", "mutation_id", "changes", "confidential_changes", "version", "kind", "at", "actor_id",
-                  "device_id", "comment")
+CHANGE_COLUMNS = ("record_id", "mutation_id", "seq", "body_sha256", "changes", "confidential_changes", "version",
+                  "kind", "at", "actor_id", "device_id", "comment")
 
 
 @dataclass(slots=True)
@@ -139,10 +139,11 @@ class PreparedCreate:
 
 def prepare_create(*, record_id: str, category_key: str, grid_code: str, values: object, occurred_at: datetime,
                    occurred_at_server_est: datetime | None, actor: Actor, scope: Scope,
-                   mutation_id: str | None = None, grids: GridChecks | None = None,
-                   received_at: datetime | None = None) -> PreparedCreate:
+                   mutation_id: str | None = None, seq: int | None = None, body_sha256: str | None = None,
+                   grids: GridChecks | None = None, received_at: datetime | None = None) -> PreparedCreate:
     """Validate a new record without touching the database (so it can run outside the write lock).
-    A push passes its GridChecks, and its own arrival time as `received_at` (the default is now)."""
+    A push passes its mutation's id, seq and body hash (the first version is its acknowledgement), its GridChecks,
+    and its own arrival time as `received_at` (the default is now)."""
     category = _category(category_key)
     info = (grids or GridChecks(scope))(grid_code)
     loaded = _load(category, values, partial=False)
@@ -151,8 +152,8 @@ def prepare_create(*, record_id: str, category_key: str, grid_code: str, values:
     record = (record_id, category.key, *_placement_values(info), *_routing_values(ordinary), ordinary,
               secret if category.confidential else None, occurred_at, occurred_at_server_est, "reported", None, 1,
               now, now, actor.user_id, actor.device_id, 0)
-    change = (record_id, mutation_id, _diff({}, ordinary), _diff({}, secret) if secret else None, 1, "create", now,
-              actor.user_id, actor.device_id, None)
+    change = (record_id, mutation_id, seq, body_sha256, _diff({}, ordinary), _diff({}, secret) if secret else None, 1,
+              "create", now, actor.user_id, actor.device_id, None)
     return PreparedCreate(record_id, info.code, now, actor.device_id, record, change,
                           list(dict.fromkeys(category.attachments(loaded))))
 

@@ -12,7 +12,9 @@ from ..types import BigIntPK, JSONType
 
 
 class Mutation(db.Model):
-    """An applied (or conflicted) mutation; the unique mutation_id makes every retry a duplicate, never a copy."""
+    """An applied (or conflicted) update; the unique mutation_id makes every retry a duplicate, never a copy.
+    A create is acknowledged by its record's first version instead (RecordChange.seq and body_sha256, migration
+    0007); creates acknowledged before that are here, with a JSON null answer."""
 
     __tablename__ = "sync_mutations"
     # Only the unique mutation_id is indexed: every extra index on a random UUID costs a push a page write per row.
@@ -26,7 +28,7 @@ class Mutation(db.Model):
     op: Mapped[str] = mapped_column(String(8))
     body_sha256: Mapped[str] = mapped_column(String(64))  # a reused mutation_id with another body is refused
     status: Mapped[str] = mapped_column(String(12))  # applied | conflict
-    # The exact answer, sent again for a duplicate; a JSON null for a plain create's (services._plain_create_answer).
+    # The exact answer, sent again for a duplicate (a JSON null for a create stored before migration 0007).
     result: Mapped[dict | None] = mapped_column(JSONType, nullable=False)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -2,8 +2,9 @@
 
 Push runs in one transaction under the change-log write lock: each mutation in its own savepoint, so a bad one is
 rolled back alone and answered `rejected`, while a server killed mid-push loses the whole batch or nothing (the
-tablet keeps its outbox until acknowledged and retries). Acknowledged mutations are stored with their answer, so a
-retry gets the same answer back as `duplicate`.
+tablet keeps its outbox until acknowledged and retries). Acknowledged mutations are stored, so a retry gets the same
+answer back as `duplicate`: an update with its answer in sync_mutations, a create as its record's first version
+(which keeps the mutation's id, seq and body hash).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from marshmallow import ValidationError
-from sqlalchemy import bindparam, false, func, or_, select, true
+from sqlalchemy import bindparam, false, func, literal, null, or_, select, true, union_all
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.auth import Principal
@@ -25,7 +26,7 @@ from ..extensions import db
 from ..geo.revision import current_revision
 from ..jsontext import canonical
 from ..records.categories import catalogue
-from ..records.models import Record, RecordConflict
+from ..records.models import Record, RecordChange, RecordConflict
 from ..records.services import (Actor, GridChecks, PreparedCreate, existing_record_ids, insert_prepared,
                                 prepare_create, update_record)
 from ..timeutil import iso, utcnow
@@ -68,8 +69,16 @@ class Acknowledged(NamedTuple):
 
 
 # Built once: SQLAlchemy then reuses the compiled form without walking a new statement on every push.
-_ACKNOWLEDGED = select(Mutation.mutation_id, Mutation.device_id, Mutation.body_sha256, Mutation.status,
-                       Mutation.result, Mutation.record_id).where(Mutation.mutation_id.in_(bindparam("ids")))
+# Acknowledgements: an update's (and a create's stored before migration 0007) in sync_mutations; a create's is its
+# first version, which carries the body hash. Both tables are written only under the write lock, where the push looks
+# in both before storing, so a mutation id is acknowledged once across the two; each table's own unique index
+# refuses a second copy in it.
+_ACKNOWLEDGED = union_all(
+    select(Mutation.mutation_id, Mutation.device_id, Mutation.body_sha256, Mutation.status, Mutation.result,
+           Mutation.record_id).where(Mutation.mutation_id.in_(bindparam("ids"))),
+    select(RecordChange.mutation_id, RecordChange.device_id, RecordChange.body_sha256, literal("applied"),
+           null(), RecordChange.record_id)
+    .where(RecordChange.mutation_id.in_(bindparam("ids")), RecordChange.body_sha256.is_not(None)))
 _WATERMARK = select(select(func.max(Mutation.id)).scalar_subquery(),
                     select(func.max(ChangeLogEntry.id)).scalar_subquery())
 
@@ -84,7 +93,8 @@ def _acknowledged(mutation_ids: set[str]) -> dict[str, Acknowledged]:
 
 
 def _plain_create_answer(mutation_id: str, record_id: str) -> dict:
-    """The answer of nearly every create. Stored as a JSON null (rebuilt from the row), not as a copy."""
+    """The answer of every stored create, rebuilt from its first version (or, before migration 0007, from its
+    sync_mutations row, where it was stored as a JSON null)."""
     return {"mutation_id": mutation_id, "record_id": record_id, "status": "applied", "version": 1}
 
 
@@ -196,7 +206,8 @@ def _prepare(raw: object, actor: Actor, scope, grids: GridChecks, seen_before: d
                 record_id=mutation["record_id"], category_key=mutation["category"], grid_code=mutation["grid_code"],
                 values=mutation["fields"], occurred_at=mutation["device_time"],
                 occurred_at_server_est=mutation.get("server_time_est"), actor=actor, scope=scope,
-                mutation_id=mutation["mutation_id"], grids=grids, received_at=received_at)
+                mutation_id=mutation["mutation_id"], seq=mutation["seq"], body_sha256=item.digest, grids=grids,
+                received_at=received_at)
         except ServiceError as error:
             item.result = _rejected(raw, error.errors or {"_": [error.message]}, error.message)
     return item
@@ -233,11 +244,9 @@ def _insert_creates(pending: list[Item], actor: Actor, careful: bool) -> list[It
 
 
 def _insert_prepared(items: list[Item], actor: Actor) -> None:
-    if not items:
-        return
-    insert_prepared([item.prepared for item in items])
-    insert_tuples(Mutation.__table__, MUTATION_COLUMNS,
-                  [_mutation_values(item, actor, item.prepared.received_at) for item in items])
+    """Creates need no sync_mutations row: the first version of each record is its acknowledgement."""
+    if items:
+        insert_prepared([item.prepared for item in items])
 
 
 MUTATION_COLUMNS = ("mutation_id", "device_id", "user_id", "seq", "record_id", "op", "body_sha256", "status",
@@ -245,11 +254,10 @@ MUTATION_COLUMNS = ("mutation_id", "device_id", "user_id", "seq", "record_id", "
 
 
 def _mutation_values(item: Item, actor: Actor, received_at: datetime) -> tuple:
-    """The stored acknowledgement of an answered mutation (its answer is sent again for a retry): MUTATION_COLUMNS."""
-    mutation, result = item.mutation, item.result
-    plain = mutation["op"] == "create"  # a stored create was applied as version 1: its answer is always the plain one
+    """The stored acknowledgement of an applied update (its answer is sent again for a retry): MUTATION_COLUMNS."""
+    mutation = item.mutation
     return (mutation["mutation_id"], actor.device_id, actor.user_id, mutation["seq"], mutation["record_id"],
-            mutation["op"], item.digest, result["status"], None if plain else result, received_at)
+            mutation["op"], item.digest, item.result["status"], item.result, received_at)
 
 
 def _update(item: Item, actor: Actor, scope, known: dict[str, Acknowledged]) -> None:

@@ -17,8 +17,8 @@ from live_server import ServerProcess, ThreadedServer
 from server.extensions import db
 from server.geo.importer import import_file
 from server.records.models import Record, RecordChange, RecordConflict
-from server.sync.models import ChangeLogEntry, Mutation
-from sync_support import create, mediation_fields, push, update
+from server.sync.models import ChangeLogEntry
+from sync_support import create, mediation_fields, push, stored_receipts, update
 
 
 def _count(app, model, column, ids) -> int:
@@ -48,7 +48,7 @@ def test_two_threads_pushing_the_same_batch_store_it_once(grid_app):
     for first, second in zip(*answers):
         assert sorted([first["status"], second["status"]]) == ["applied", "duplicate"]
     ids = [m["mutation_id"] for m in batch]
-    assert _count(grid_app, Mutation, Mutation.mutation_id, ids) == 60
+    assert len(stored_receipts(grid_app, ids)) == 60
     record_ids = [m["record_id"] for m in batch]
     assert _count(grid_app, Record, Record.id, record_ids) == 60
     assert _count(grid_app, ChangeLogEntry, ChangeLogEntry.record_id, record_ids) == 60
@@ -139,7 +139,7 @@ def _kill_inside_the_transaction(server, database_url: str) -> bool:
 
 
 def _assert_all_or_nothing(app, ids, record_ids) -> int:
-    stored = _count(app, Mutation, Mutation.mutation_id, ids)
+    stored = len(stored_receipts(app, ids))
     assert stored in (0, len(ids)), f"partial batch after a crash: {stored}"
     assert _count(app, Record, Record.id, record_ids) == stored
     assert _count(app, RecordChange, RecordChange.record_id, record_ids) == stored
@@ -177,7 +177,7 @@ def test_a_server_killed_mid_push_keeps_all_or_nothing_and_the_retry_completes(k
                             timeout=120).json()["results"]
     server.kill()
     assert {r["status"] for r in results} <= {"applied", "duplicate"}
-    assert _count(app, Mutation, Mutation.mutation_id, ids) == 500
+    assert len(stored_receipts(app, ids)) == 500
     assert _count(app, Record, Record.id, record_ids) == 500
 
 
@@ -248,8 +248,7 @@ def test_random_pushes_with_retries_reorders_and_lost_answers_converge(grid_app,
     assert all(not tablet.outbox for tablet in tablets)
 
     with grid_app.app_context():
-        stored = db.session.scalars(select(Mutation.mutation_id).where(
-            Mutation.mutation_id.in_([m["mutation_id"] for m in made]))).all()
+        stored = stored_receipts(grid_app, [m["mutation_id"] for m in made])
         assert sorted(stored) == sorted(m["mutation_id"] for m in made)  # each applied exactly once
         for rid in records:
             history = db.session.scalars(select(RecordChange).where(RecordChange.record_id == rid)

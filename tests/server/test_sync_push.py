@@ -9,8 +9,8 @@ from factories import FIRST_COMMUNITY, auth, make_device, make_user, user_token
 from server.devices.models import Device
 from server.extensions import db
 from server.records.models import Record, RecordChange, RecordConflict
-from server.sync.models import ChangeLogEntry, Mutation
-from sync_support import create, integrity_fields, mediation_fields, push, update
+from server.sync.models import ChangeLogEntry
+from sync_support import create, integrity_fields, mediation_fields, push, stored_receipts, update
 
 
 @pytest.fixture
@@ -28,8 +28,7 @@ def two_tablets(grid_app):
 
 
 def _stored(app, mutation_ids) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count(Mutation.id)).where(Mutation.mutation_id.in_(mutation_ids)))
+    return len(stored_receipts(app, mutation_ids))
 
 
 def test_create_is_applied_once_and_retries_are_duplicates(grid_app, tablet):
@@ -405,3 +404,32 @@ def test_a_refused_create_is_applied_when_sent_again(grid_app, tablet, refused_r
     assert push(client, token, [bad]).get_json()["results"][0]["status"] == "rejected"
     _drop_refusal(grid_app)
     assert push(client, token, [bad]).get_json()["results"][0]["status"] == "applied"
+
+
+def test_migration_0007_downgrade_puts_create_acknowledgements_back(empty_app):
+    """Since 0007 a pushed create is acknowledged by its first version; downgrading copies those acknowledgements
+    into sync_mutations, where the older code looks, and after upgrading again a retry is still a duplicate."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    from grids import DATASET_PATH
+    from server.geo.importer import import_file
+
+    with empty_app.app_context():
+        import_file(DATASET_PATH)
+    client, token = empty_app.test_client(), make_device(empty_app, make_user(empty_app))[1]
+    mutation = create()
+    assert push(client, token, [mutation]).get_json()["results"][0]["status"] == "applied"
+    assert _stored(empty_app, [mutation["mutation_id"]]) == 1
+    with empty_app.app_context():
+        downgrade(revision="0006_leaner_pushes")
+        row = db.session.execute(text("SELECT op, status, seq, record_id, body_sha256 FROM sync_mutations "
+                                      "WHERE mutation_id = :id"), {"id": mutation["mutation_id"]}).one()
+        assert (row.op, row.status, row.seq, row.record_id) == ("create", "applied", mutation["seq"],
+                                                               mutation["record_id"])
+        assert len(row.body_sha256) == 64
+        db.session.commit()
+        upgrade()
+    again = push(client, token, [mutation]).get_json()["results"][0]
+    assert again["status"] == "duplicate" and again["original_status"] == "applied" and again["version"] == 1
+    assert _stored(empty_app, [mutation["mutation_id"]]) == 1  # the old row only: the history entry lost its hash
