@@ -57,15 +57,20 @@ class Record(db.Model):
 
 
 class RecordChange(db.Model):
-    """One version of a record: who, when, which fields, old and new values (and conflicts, both sides)."""
+    """One version of a record: who, when, which fields, old and new values (and conflicts, both sides).
+
+    It is also the change log that tablets pull: rows are written only under the write lock
+    (sync/changelog.py), so ids grow in commit order, and pull cursors point at them, filtered by grid."""
 
     __tablename__ = "record_changes"
     __table_args__ = (UniqueConstraint("record_id", "version"),  # also the index for a record's history
-                      UniqueConstraint("mutation_id"))  # a mutation makes at most one version
+                      UniqueConstraint("mutation_id"),  # a mutation makes at most one version
+                      Index("ix_record_changes_grid_id", "grid_code", "id"))  # a pull of some grids, in order
 
     id: Mapped[int] = mapped_column(primary_key=True)
     record_id: Mapped[str] = mapped_column(ForeignKey("records.id"))
     version: Mapped[int] = mapped_column(Integer)
+    grid_code: Mapped[str] = mapped_column(String(15))  # the record's grid as of this version (what pulls filter by)
     kind: Mapped[str] = mapped_column(String(16))  # create | update | merge | conflict | status | resubmit
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

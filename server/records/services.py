@@ -1,7 +1,7 @@
 """Writing records: create and update with full history, field-level merge of stale edits, kept conflicts.
 
 Content fields belong to the tablet; workflow fields (status, comments) belong to the server and are never set here
-from a device. Every successful write bumps the version, adds a RecordChange and appends to the change log.
+from a device. Every successful write bumps the version and adds a RecordChange, which is also the change log.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ..extensions import db
 from ..geo.grid_index import GridInfo, grid_info
 from ..attachments.models import RecordAttachment
 from ..attachments.services import link_record
-from ..sync.changelog import log_change, log_changes, lock_for_writing
+from ..sync.changelog import lock_for_writing
 from .categories import Category, catalogue
 from .models import Record, RecordChange, RecordConflict
 
@@ -119,8 +119,8 @@ def _diff(old: dict, new: dict) -> dict:
 RECORD_COLUMNS = ("id", "category", *PLACEMENT, *ROUTING, "content", "confidential", "occurred_at",
                   "occurred_at_server_est", "status", "status_comment", "version", "received_at", "updated_at",
                   "created_by_id", "device_id", "open_conflicts")
-CHANGE_COLUMNS = ("record_id", "mutation_id", "seq", "body_sha256", "changes", "confidential_changes", "version",
-                  "kind", "at", "actor_id", "device_id", "comment")
+CHANGE_COLUMNS = ("record_id", "grid_code", "mutation_id", "seq", "body_sha256", "changes", "confidential_changes",
+                  "version", "kind", "at", "actor_id", "device_id", "comment")
 
 
 @dataclass(slots=True)
@@ -152,8 +152,8 @@ def prepare_create(*, record_id: str, category_key: str, grid_code: str, values:
     record = (record_id, category.key, *_placement_values(info), *_routing_values(ordinary), ordinary,
               secret if category.confidential else None, occurred_at, occurred_at_server_est, "reported", None, 1,
               now, now, actor.user_id, actor.device_id, 0)
-    change = (record_id, mutation_id, seq, body_sha256, _diff({}, ordinary), _diff({}, secret) if secret else None, 1,
-              "create", now, actor.user_id, actor.device_id, None)
+    change = (record_id, info.code, mutation_id, seq, body_sha256, _diff({}, ordinary),
+              _diff({}, secret) if secret else None, 1, "create", now, actor.user_id, actor.device_id, None)
     return PreparedCreate(record_id, info.code, now, actor.device_id, record, change,
                           list(dict.fromkeys(category.attachments(loaded))))
 
@@ -165,7 +165,7 @@ def existing_record_ids(record_ids: list[str]) -> set[str]:
 
 
 def insert_prepared(prepared: list[PreparedCreate]) -> None:
-    """Write prepared creates with one executemany per table (records, history, links, change log)."""
+    """Write prepared creates with one executemany per table (records, history (the change log), photo links)."""
     if not prepared:
         return
     lock_for_writing()
@@ -173,7 +173,6 @@ def insert_prepared(prepared: list[PreparedCreate]) -> None:
     insert_tuples(RecordChange.__table__, CHANGE_COLUMNS, [p.change for p in prepared])
     insert_tuples(RecordAttachment.__table__, ("record_id", "sha256"),
                   [(p.record_id, sha) for p in prepared for sha in p.attachments])
-    log_changes([(p.record_id, p.grid_code, 1) for p in prepared], prepared[0].device_id)  # one actor's batch
 
 
 def create_record(**kwargs) -> WriteOutcome:
@@ -242,9 +241,9 @@ def update_record(*, record_id: str, base_version: int, values: object, actor: A
                                       mutation_id=mutation_id, device_id=actor.device_id, created_at=now,
                                       **conflict))
     record.open_conflicts += len(conflicts)
-    db.session.add(RecordChange(record_id=record.id, version=record.version, kind=kind, at=now,
-                                actor_id=actor.user_id, device_id=actor.device_id, mutation_id=mutation_id,
+    lock_for_writing()  # the history entry is the change log: its id must follow commit order
+    db.session.add(RecordChange(record_id=record.id, version=record.version, grid_code=record.grid_code, kind=kind,
+                                at=now, actor_id=actor.user_id, device_id=actor.device_id, mutation_id=mutation_id,
                                 changes=changes))
     link_record(record.id, category.attachments(loaded))
-    log_change(record, actor.device_id)
     return WriteOutcome(record, "conflict" if conflicts else "applied", merged=bool(changed_since), conflicts=conflicts)

@@ -25,7 +25,7 @@ from ..errors import Conflict, Forbidden, NotFound, Unprocessable
 from ..extensions import db
 from ..records.categories import catalogue
 from ..records.models import Record, RecordChange
-from ..sync.changelog import lock_for_writing, log_change
+from ..sync.changelog import lock_for_writing
 from ..timeutil import utcnow
 from .deadlines import STAGE_OF_STATUS, forget_counts
 from .models import CaseClock
@@ -111,9 +111,10 @@ def _apply(record: Record, action: Action, comment: str | None, actor: User, tar
         clock.stage, clock.started_at = stage, now
     if action.key == "dispatch":
         clock.dispatched_to = target
-    db.session.add(RecordChange(record_id=record.id, version=record.version, kind="status", at=now,
-                                actor_id=actor.id, device_id=None, changes=changes, comment=comment))
-    log_change(record, None)
+    lock_for_writing()  # taken by the caller already; the history entry is the change log, in commit order
+    db.session.add(RecordChange(record_id=record.id, version=record.version, grid_code=record.grid_code,
+                                kind="status", at=now, actor_id=actor.id, device_id=None, changes=changes,
+                                comment=comment))
     forget_counts()
 
 

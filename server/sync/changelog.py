@@ -1,19 +1,17 @@
-"""The change log that pulls read, and the lock that keeps it in commit order.
+"""The write lock that keeps the change log in commit order.
 
-Pull cursors are change-log ids. If two transactions could append concurrently, the one holding the lower id might
-commit after a device had already pulled past the higher one, and its change would be skipped forever. So every
-writer that appends takes one database-wide write lock first: SQLite's own (BEGIN IMMEDIATE) or a PostgreSQL
-transaction-level advisory lock. Held until commit, it makes id order equal commit order.
+The change log is the history itself (records.models.RecordChange): pull cursors are its ids. If two transactions
+could append concurrently, the one holding the lower id might commit after a device had already pulled past the
+higher one, and its change would be skipped forever. So every writer takes one database-wide write lock before it
+writes a history entry: SQLite's own (BEGIN IMMEDIATE) or a PostgreSQL transaction-level advisory lock. Held until
+commit, it makes id order equal commit order.
 """
 from __future__ import annotations
 
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
-from ..bulk import insert_tuples
 from ..extensions import db
-from ..timeutil import utcnow
-from .models import ChangeLogEntry
 
 WRITE_LOCK_KEY = 420500_0001
 
@@ -29,18 +27,6 @@ def lock_for_writing() -> None:
     elif connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
     session.info["wangge.write_lock"] = True
-
-
-def log_change(record, origin_device_id: int | None) -> None:
-    log_changes([(record.id, record.grid_code, record.version)], origin_device_id)
-
-
-def log_changes(changes: list[tuple[str, str, int]], origin_device_id: int | None) -> None:
-    """Append (record id, grid code, version) entries in order, with one executemany."""
-    lock_for_writing()
-    now = utcnow()
-    insert_tuples(ChangeLogEntry.__table__, ("record_id", "grid_code", "version", "origin_device_id", "at"),
-                  [(record_id, grid_code, version, origin_device_id, now) for record_id, grid_code, version in changes])
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -1,9 +1,10 @@
-"""What the sync protocol stores: every acknowledged mutation (for idempotency) and the change log (for pull)."""
+"""What the sync protocol stores for idempotency: acknowledged updates (creates: records.models.RecordChange).
+The change log that pulls read is RecordChange too."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -31,17 +32,3 @@ class Mutation(db.Model):
     # The exact answer, sent again for a duplicate (a JSON null for a create stored before migration 0007).
     result: Mapped[dict | None] = mapped_column(JSONType, nullable=False)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class ChangeLogEntry(db.Model):
-    """One server-side change of a record, in commit order; its id is what pull cursors point at."""
-
-    __tablename__ = "change_log"
-    __table_args__ = (Index("ix_change_log_grid_id", "grid_code", "id"),)
-
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    record_id: Mapped[str] = mapped_column(String(36))
-    grid_code: Mapped[str] = mapped_column(String(15))
-    version: Mapped[int] = mapped_column(Integer)
-    origin_device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,4 +1,5 @@
-"""The sync protocol: push applies mutations exactly once; pull replays the change log after a cursor.
+"""The sync protocol: push applies mutations exactly once; pull replays the change log (the records' history, in
+commit order) after a cursor.
 
 Push runs in one transaction under the change-log write lock: each mutation in its own savepoint, so a bad one is
 rolled back alone and answered `rejected`, while a server killed mid-push loses the whole batch or nothing (the
@@ -32,7 +33,7 @@ from ..records.services import (Actor, GridChecks, PreparedCreate, existing_reco
 from ..timeutil import iso, utcnow
 from . import cursor as cursors
 from .changelog import lock_for_writing
-from .models import ChangeLogEntry, Mutation
+from .models import Mutation
 from .schemas import load_mutation
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ _ACKNOWLEDGED = union_all(
            null(), RecordChange.record_id)
     .where(RecordChange.mutation_id.in_(bindparam("ids")), RecordChange.body_sha256.is_not(None)))
 _WATERMARK = select(select(func.max(Mutation.id)).scalar_subquery(),
-                    select(func.max(ChangeLogEntry.id)).scalar_subquery())
+                    select(func.max(RecordChange.id)).scalar_subquery())
 
 
 def _acknowledged(mutation_ids: set[str]) -> dict[str, Acknowledged]:
@@ -148,8 +149,8 @@ def push(principal: Principal, envelope: dict, refused: dict[int, dict] | None =
 
 
 def _watermark() -> tuple:
-    """The newest acknowledged mutation and change-log entry. Both are appended only under the write lock, so
-    ids grow in commit order: an unchanged watermark means nothing was committed in between."""
+    """The newest acknowledged update and history entry (every create writes one). Both are appended only under the
+    write lock, so ids grow in commit order: an unchanged watermark means nothing was committed in between."""
     return tuple(db.session.execute(_WATERMARK).one())
 
 
@@ -292,8 +293,8 @@ def _scope_condition(scope):
         return true()
     exact = [code for code in scope.codes if len(code) == 15]
     prefixes = [code for code in scope.codes if len(code) < 15]
-    conditions = ([ChangeLogEntry.grid_code.in_(exact)] if exact else []) + [
-        ChangeLogEntry.grid_code.startswith(code) for code in prefixes]
+    conditions = ([RecordChange.grid_code.in_(exact)] if exact else []) + [
+        RecordChange.grid_code.startswith(code) for code in prefixes]
     return or_(*conditions) if conditions else false()
 
 
@@ -313,9 +314,9 @@ def tablet_snapshot(record: Record, conflicts: list[RecordConflict]) -> dict:
 def pull(principal: Principal, cursor: str | None, limit: int) -> dict:
     after = cursors.decode(cursor)
     entries = list(db.session.execute(
-        select(ChangeLogEntry.id, ChangeLogEntry.record_id)
-        .where(ChangeLogEntry.id > after, _scope_condition(principal.scope))
-        .order_by(ChangeLogEntry.id).limit(limit + 1)
+        select(RecordChange.id, RecordChange.record_id)
+        .where(RecordChange.id > after, _scope_condition(principal.scope))
+        .order_by(RecordChange.id).limit(limit + 1)
     ))
     has_more = len(entries) > limit
     entries = entries[:limit]

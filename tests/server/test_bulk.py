@@ -12,7 +12,6 @@ from server.bulk import _SQLITE_DATETIME, insert_rows, sqlite_datetime
 from server.extensions import db
 from server.records.models import AuditEvent
 from server.timeutil import aware
-from server.sync.models import ChangeLogEntry
 
 AT = datetime(2026, 11, 27, 8, 30, 15, 123456, tzinfo=timezone.utc)
 
@@ -43,12 +42,12 @@ def test_stored_values_are_those_of_a_core_insert(empty_app):
 
 def test_rows_go_in_order_with_generated_ids(empty_app):
     with empty_app.app_context():
-        insert_rows(ChangeLogEntry.__table__, [
-            {"record_id": f"r-{n}", "grid_code": "420502001001001", "version": 1, "origin_device_id": None,
-             "at": AT} for n in range(5)])
+        insert_rows(AuditEvent.__table__, [
+            {"at": AT, "user_id": None, "device_id": None, "action": "order", "record_id": f"r-{n}", "detail": None}
+            for n in range(5)])
         db.session.commit()
-        entries = db.session.execute(db.select(ChangeLogEntry.id, ChangeLogEntry.record_id)
-                                     .order_by(ChangeLogEntry.id)).all()
+        entries = db.session.execute(db.select(AuditEvent.id, AuditEvent.record_id)
+                                     .order_by(AuditEvent.id)).all()
         assert [record_id for _, record_id in entries] == [f"r-{n}" for n in range(5)]
 
 

@@ -17,7 +17,6 @@ from live_server import ServerProcess, ThreadedServer
 from server.extensions import db
 from server.geo.importer import import_file
 from server.records.models import Record, RecordChange, RecordConflict
-from server.sync.models import ChangeLogEntry
 from sync_support import create, mediation_fields, push, stored_receipts, update
 
 
@@ -51,7 +50,7 @@ def test_two_threads_pushing_the_same_batch_store_it_once(grid_app):
     assert len(stored_receipts(grid_app, ids)) == 60
     record_ids = [m["record_id"] for m in batch]
     assert _count(grid_app, Record, Record.id, record_ids) == 60
-    assert _count(grid_app, ChangeLogEntry, ChangeLogEntry.record_id, record_ids) == 60
+    assert _count(grid_app, RecordChange, RecordChange.record_id, record_ids) == 60
 
 
 def test_concurrent_edits_from_two_tablets_keep_every_value(grid_app):
@@ -143,7 +142,6 @@ def _assert_all_or_nothing(app, ids, record_ids) -> int:
     assert stored in (0, len(ids)), f"partial batch after a crash: {stored}"
     assert _count(app, Record, Record.id, record_ids) == stored
     assert _count(app, RecordChange, RecordChange.record_id, record_ids) == stored
-    assert _count(app, ChangeLogEntry, ChangeLogEntry.record_id, record_ids) == stored
     return stored
 
 

@@ -65,13 +65,13 @@ def test_server_side_changes_reach_the_tablet(grid_app, grid_tablet):
     _, cursor, _ = pull_all(client, token)
     with grid_app.app_context():  # a supervisor's decision, written the way review services will write it
         from server.records.models import RecordChange
-        from server.sync.changelog import log_change
+        from server.sync.changelog import lock_for_writing
         record = db.session.get(Record, made["record_id"])
         record.status, record.status_comment, record.version = "returned", "请补充电话", record.version + 1
-        db.session.add(RecordChange(record_id=record.id, version=record.version, kind="status",
-                                    changes={"status": {"old": "reported", "new": "returned"}},
+        lock_for_writing()
+        db.session.add(RecordChange(record_id=record.id, version=record.version, grid_code=record.grid_code,
+                                    kind="status", changes={"status": {"old": "reported", "new": "returned"}},
                                     comment="请补充电话"))
-        log_change(record, None)
         db.session.commit()
     changes, _, _ = pull_all(client, token, cursor=cursor)
     assert [(c["record"]["status"], c["record"]["status_comment"]) for c in changes] == [("returned", "请补充电话")]
@@ -127,7 +127,7 @@ def test_conflicts_are_visible_to_the_tablet(grid_app):
 
 @pytest.mark.parametrize("query,field", [
     ("?cursor=garbage!!", "cursor"),
-    ("?cursor=YzI6MTA", "cursor"),
+    ("?cursor=YzM6MTA", "cursor"),  # c3:10, a format this server never issued
     ("?cursor=YzE6OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5", "cursor"),  # c1:999...9, beyond a 64-bit id (was a 500)
     ("?limit=0", "limit"),
     ("?limit=5000", "limit"),
@@ -143,3 +143,48 @@ def test_bad_pull_arguments_are_400(grid_app, grid_tablet, query, field):
 def test_pull_needs_a_device_token(grid_app):
     client = grid_app.test_client()
     assert client.get("/api/v1/sync/pull").status_code == 401
+
+
+def test_a_cursor_from_before_the_change_log_became_the_history_pulls_again_from_the_start(grid_app, grid_tablet):
+    """c1 cursors numbered the change_log table that migration 0008 dropped: a tablet holding one gets everything
+    again (applying what it has changes nothing), not a 400 it cannot recover from, nor a skip."""
+    import base64
+
+    token = grid_tablet("420503001001007")
+    client = grid_app.test_client()
+    push(client, token, [create(grid_code="420503001001007") for _ in range(3)])
+    everything, _, _ = pull_all(client, token)
+    old = base64.urlsafe_b64encode(b"c1:999999").decode().rstrip("=")
+    again, _, _ = pull_all(client, token, cursor=old)
+    assert [c["record"]["id"] for c in again] == [c["record"]["id"] for c in everything] and len(again) >= 3
+
+
+def test_migration_0008_round_trip_keeps_the_change_log(empty_app):
+    """Downgrading rebuilds change_log from the history in commit order; upgrading again takes each version's grid
+    back from it, and pulls still see every change once."""
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import text
+
+    from grids import DATASET_PATH
+    from server.geo.importer import import_file
+
+    with empty_app.app_context():
+        import_file(DATASET_PATH)
+    grid = "420503001001008"
+    token = make_device(empty_app, make_user(empty_app, scopes=[grid]))[1]
+    client = empty_app.test_client()
+    made = [create(grid_code=grid) for _ in range(3)]
+    push(client, token, made)
+    push(client, token, [update(made[0]["record_id"], 1, {"summary": "改"})])
+    with empty_app.app_context():
+        downgrade(revision="0007_create_receipts")
+        logged = db.session.execute(text("SELECT record_id, version, grid_code FROM change_log ORDER BY id")).all()
+        assert [tuple(row) for row in logged] == [(m["record_id"], 1, grid) for m in made] + [
+            (made[0]["record_id"], 2, grid)]
+        db.session.commit()
+        upgrade()
+        grids = db.session.execute(text("SELECT DISTINCT grid_code FROM record_changes WHERE record_id IN "
+                                        "(:a, :b, :c)"), dict(zip("abc", (m["record_id"] for m in made)))).all()
+        assert [tuple(row) for row in grids] == [(grid,)]
+    changes, _, _ = pull_all(client, token)
+    assert sorted(c["record"]["id"] for c in changes) == sorted(m["record_id"] for m in made)

@@ -9,7 +9,6 @@ from factories import FIRST_COMMUNITY, auth, make_device, make_user, user_token
 from server.devices.models import Device
 from server.extensions import db
 from server.records.models import Record, RecordChange, RecordConflict
-from server.sync.models import ChangeLogEntry
 from sync_support import create, integrity_fields, mediation_fields, push, stored_receipts, update
 
 
@@ -44,8 +43,8 @@ def test_create_is_applied_once_and_retries_are_duplicates(grid_app, tablet):
         record = db.session.get(Record, mutation["record_id"])
         assert record.version == 1 and record.content["summary"] == "楼上噪音扰民"
         assert record.community_code == FIRST_COMMUNITY and record.status == "reported"
-        assert db.session.scalar(select(func.count(ChangeLogEntry.id))
-                                 .where(ChangeLogEntry.record_id == record.id)) == 1
+        assert db.session.scalar(select(func.count(RecordChange.id))
+                                 .where(RecordChange.record_id == record.id)) == 1
 
 
 def test_same_mutation_twice_in_one_batch_is_stored_once(grid_app, tablet):
@@ -393,8 +392,8 @@ def test_an_unexpected_database_error_fails_only_its_own_mutation(grid_app, tabl
     assert _stored(grid_app, [bad["mutation_id"]]) == 0
     with grid_app.app_context():
         assert db.session.get(Record, refused_record_id) is None
-        assert db.session.scalar(select(func.count(ChangeLogEntry.id))
-                                 .where(ChangeLogEntry.record_id == refused_record_id)) == 0
+        assert db.session.scalar(select(func.count(RecordChange.id))
+                                 .where(RecordChange.record_id == refused_record_id)) == 0
         assert db.session.get(Record, good["record_id"]).version == 2
 
 

@@ -16,7 +16,7 @@ from field_app.ui.app import WanggeApp
 from servers import RestartableServer
 from server.extensions import db
 from server.records.models import Record, RecordChange
-from server.sync.changelog import log_change
+from server.sync.changelog import lock_for_writing
 
 
 # A grid no other test writes to: the server tests push hundreds of records into the first grid, and this tablet
@@ -46,10 +46,11 @@ def supervisor_returns(app, record_id, comment):
         old = record.status
         record.version += 1
         record.status, record.status_comment = "returned", comment
-        db.session.add(RecordChange(record_id=record.id, version=record.version, kind="status", comment=comment,
+        lock_for_writing()
+        db.session.add(RecordChange(record_id=record.id, version=record.version, grid_code=record.grid_code,
+                                    kind="status", comment=comment,
                                     changes={"status": {"old": old, "new": "returned"},
                                              "status_comment": {"old": None, "new": comment}}))
-        log_change(record, None)
         db.session.commit()
 
 

@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from factories import auth, csrf_from, make_tablet, make_user, pushed_record, signed_in, web_login
 from server.extensions import db
 from server.records.models import AuditEvent, Record, RecordChange
-from server.sync.models import ChangeLogEntry
 from sync_support import mediation_fields
 
 COMMUNITY = "420502003010"
@@ -45,8 +44,8 @@ def act(client, record_id, action, comment="", base="review", **extra):
 
 def log_entries(app, record_id):
     with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(ChangeLogEntry)
-                                 .where(ChangeLogEntry.record_id == record_id))
+        return db.session.scalar(select(func.count()).select_from(RecordChange)  # the change log is the history
+                                 .where(RecordChange.record_id == record_id))
 
 
 # --- role checks ----------------------------------------------------------------------------------------------------
