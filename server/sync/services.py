@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import NamedTuple
 
 from marshmallow import ValidationError
-from sqlalchemy import bindparam, false, func, literal, null, or_, select, true, union_all
+from sqlalchemy import String, any_, bindparam, false, func, literal, null, or_, select, true, union_all
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
 from ..accounts.auth import Principal
@@ -25,6 +26,7 @@ from ..devices.services import record_health
 from ..errors import ServiceError
 from ..extensions import db
 from ..geo.revision import current_revision
+from .. import jsontext
 from ..jsontext import canonical
 from ..records.categories import catalogue
 from ..records.models import Record, RecordChange, RecordConflict
@@ -69,17 +71,26 @@ class Acknowledged(NamedTuple):
         return cls(actor.device_id, item.digest, item.result["status"], item.result)
 
 
-# Built once: SQLAlchemy then reuses the compiled form without walking a new statement on every push.
-# Acknowledgements: an update's (and a create's stored before migration 0007) in sync_mutations; a create's is its
-# first version, which carries the body hash. Both tables are written only under the write lock, where the push looks
-# in both before storing, so a mutation id is acknowledged once across the two; each table's own unique index
-# refuses a second copy in it.
-_ACKNOWLEDGED = union_all(
-    select(Mutation.mutation_id, Mutation.device_id, Mutation.body_sha256, Mutation.status, Mutation.result,
-           Mutation.record_id).where(Mutation.mutation_id.in_(bindparam("ids"))),
-    select(RecordChange.mutation_id, RecordChange.device_id, RecordChange.body_sha256, literal("applied"),
-           null(), RecordChange.record_id)
-    .where(RecordChange.mutation_id.in_(bindparam("ids")), RecordChange.body_sha256.is_not(None)))
+def _acknowledgements(among) -> object:
+    """Acknowledgements of the mutation ids that `among(column)` selects: an update's (and a create's stored before
+    migration 0007) in sync_mutations; a create's is its first version, which carries the body hash. Both tables
+    are written only under the write lock, where the push looks in both before storing, so a mutation id is
+    acknowledged once across the two; each table's own unique index refuses a second copy in it."""
+    return union_all(
+        select(Mutation.mutation_id, Mutation.device_id, Mutation.body_sha256, Mutation.status, Mutation.result,
+               Mutation.record_id).where(among(Mutation.mutation_id)),
+        select(RecordChange.mutation_id, RecordChange.device_id, RecordChange.body_sha256, literal("applied"),
+               null(), RecordChange.record_id).where(among(RecordChange.mutation_id),
+                                                     RecordChange.body_sha256.is_not(None)))
+
+
+# Built once, so SQLAlchemy reuses their compiled form. The ids go in as one parameter (a JSON array on SQLite, an
+# array on PostgreSQL), not as 500 bound values in each half of the union.
+_ACKNOWLEDGED = {
+    "sqlite": _acknowledgements(lambda column: column.in_(
+        select(func.json_each(bindparam("ids")).table_valued("value").c.value))),
+    "postgresql": _acknowledgements(lambda column: column == any_(bindparam("ids", type_=ARRAY(String(36))))),
+}
 _WATERMARK = select(select(func.max(Mutation.id)).scalar_subquery(),
                     select(func.max(RecordChange.id)).scalar_subquery())
 
@@ -87,7 +98,10 @@ _WATERMARK = select(select(func.max(Mutation.id)).scalar_subquery(),
 def _acknowledged(mutation_ids: set[str]) -> dict[str, Acknowledged]:
     if not mutation_ids:
         return {}
-    rows = db.session.execute(_ACKNOWLEDGED, {"ids": list(mutation_ids)})
+    connection = db.session.connection()
+    dialect = connection.dialect.name
+    ids = jsontext.dumps(list(mutation_ids)) if dialect == "sqlite" else list(mutation_ids)
+    rows = connection.execute(_ACKNOWLEDGED[dialect], {"ids": ids})
     return {row.mutation_id: Acknowledged(row.device_id, row.body_sha256, row.status,
                                           row.result or _plain_create_answer(row.mutation_id, row.record_id))
             for row in rows}
@@ -151,7 +165,7 @@ def push(principal: Principal, envelope: dict, refused: dict[int, dict] | None =
 def _watermark() -> tuple:
     """The newest acknowledged update and history entry (every create writes one). Both are appended only under the
     write lock, so ids grow in commit order: an unchanged watermark means nothing was committed in between."""
-    return tuple(db.session.execute(_WATERMARK).one())
+    return tuple(db.session.connection().execute(_WATERMARK).one())
 
 
 def _write(valid: list[Item], actor: Actor, scope, known: dict[str, Acknowledged], taken: set[str],
