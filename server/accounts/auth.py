@@ -13,11 +13,10 @@ from flask import g, request
 
 from ..devices.models import Device
 from ..errors import Forbidden, Unauthorized
-from ..extensions import db
 from ..timeutil import aware
 from .models import User
 from .scope import Scope
-from .tokens import find_token
+from .tokens import find_credentials
 
 ROLES = ("grid_admin", "supervisor", "inspector", "city_viewer", "admin")
 # Roles that may read individual records (within scope); city viewers see aggregates only.
@@ -47,18 +46,16 @@ def authenticate() -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("A bearer token is required.", {"Authorization": ["missing or not a Bearer token"]})
-    row = find_token(token.strip())
+    found = find_credentials(token.strip())
     now = datetime.now(timezone.utc)
+    row, user, device = found or (None, None, None)
     if row is None or row.revoked_at is not None or (row.expires_at and aware(row.expires_at) <= now):
         raise Unauthorized("The token is unknown, expired or revoked.", {"Authorization": ["invalid token"]})
-    if not row.user.active:
+    if not user.active:
         raise Unauthorized("This account is disabled.", {"Authorization": ["account disabled"]})
-    device = None
-    if row.device_id is not None:
-        device = db.session.get(Device, row.device_id)
-        if device is None or device.revoked_at is not None:
-            raise Unauthorized("This device has been revoked.", {"Authorization": ["device revoked"]})
-    return Principal(user=row.user, device=device)
+    if row.device_id is not None and (device is None or device.revoked_at is not None):
+        raise Unauthorized("This device has been revoked.", {"Authorization": ["device revoked"]})
+    return Principal(user=user, device=device)
 
 
 def require(*roles: str, device: bool = False):

@@ -5,10 +5,11 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..extensions import db
-from .models import ApiToken
+from ..devices.models import Device
+from .models import ApiToken, User
 
 USER_TOKEN_LIFETIME = timedelta(hours=12)
 DEVICE_TOKEN_LIFETIME = None  # a tablet's token lasts until the device is revoked
@@ -30,6 +31,18 @@ def issue_token(user_id: int, device_id: int | None = None,
 
 def find_token(token: str) -> ApiToken | None:
     return db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(token)))
+
+
+# Built once; one round trip for what every API request needs (the user's scopes follow in a second, selectin).
+_CREDENTIALS = (select(ApiToken, User, Device).join(User, ApiToken.user_id == User.id)
+                .outerjoin(Device, ApiToken.device_id == Device.id)
+                .where(ApiToken.token_hash == bindparam("token_hash")))
+
+
+def find_credentials(token: str) -> tuple[ApiToken, User, Device | None] | None:
+    """The token row with its user and (for a device token) its device, or None for an unknown token."""
+    row = db.session.execute(_CREDENTIALS, {"token_hash": token_hash(token)}).first()
+    return tuple(row) if row else None
 
 
 def revoke_tokens(*, user_id: int | None = None, device_id: int | None = None) -> int:

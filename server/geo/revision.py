@@ -18,10 +18,11 @@ from .models import GridImport
 T = TypeVar("T")
 
 
+_NEWEST_IMPORT = select(GridImport.id, GridImport.sha256).order_by(GridImport.id.desc()).limit(1)  # built once
+
+
 def current_revision() -> str:
-    row = db.session.execute(
-        select(GridImport.id, GridImport.sha256).order_by(GridImport.id.desc()).limit(1)
-    ).first()
+    row = db.session.execute(_NEWEST_IMPORT).first()
     # The file hash guards against a rebuilt database reusing an import id for different data.
     return f"{row.id}-{row.sha256[:16]}" if row else "empty"
 
