@@ -34,8 +34,8 @@ class LiveServer:
         if self.grids:
             self.flask("grids", "import", str(ROOT / "grids" / "yichang.geojson"))
         self.process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}", "--log-level", "warning",
-             "server:create_app()"], cwd=ROOT, env=self.env)
+            [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "-w", str(self.workers),
+             "-b", f"127.0.0.1:{self.port}", "--log-level", "warning", "server:create_app()"], cwd=ROOT, env=self.env)
         if wait_until_healthy(self.url):
             return self
         self.__exit__()  # never leave a gunicorn behind

@@ -107,6 +107,13 @@ def _acknowledged(mutation_ids: set[str]) -> dict[str, Acknowledged]:
             for row in rows}
 
 
+def warm_up() -> None:
+    """Run the push's own lookups once, reading nothing, so that SQLAlchemy has compiled them before the first push
+    (server/warmup.py)."""
+    _watermark()
+    _acknowledged({"00000000-0000-0000-0000-000000000000"})
+
+
 def _plain_create_answer(mutation_id: str, record_id: str) -> dict:
     """The answer of every stored create, rebuilt from its first version (or, before migration 0007, from its
     sync_mutations row, where it was stored as a JSON null)."""
