@@ -164,7 +164,7 @@ def push(principal: Principal, envelope: dict, refused: dict[int, dict] | None =
         known = _acknowledged({item.mutation_id for item in valid})
         taken = existing_record_ids([item.prepared.record_id for item in valid if item.prepared])
         _write(valid, actor, scope, known, taken, careful=True)
-    record_health(principal.device, envelope.get("health") or {}, envelope.get("device_time"))
+    record_health(actor.device_id, envelope.get("health") or {}, envelope.get("device_time"))
     db.session.commit()
     return {"server_time": server_time(), "results": [item.result for item in items]}
 
