@@ -1,5 +1,9 @@
 """Sync ingest benchmark: the real server (gunicorn, 2 workers, SQLite) taking 20,000 records in pushes of 500.
 
+The client sends what a tablet sends: each mutation as its outbox stored it (compact UTF-8 JSON, encoded when the
+record was saved), joined into the envelope at push time. The server is started with gunicorn.conf.py, as in
+production (each worker warms up before its first request).
+
 Not a test. Prints, beside a baseline from the same run:
   - records/s from one client, vs. a raw sqlite3 executemany of the same rows into a plain table (target >= 0.15);
   - records/s from two concurrent clients (each its own tablet and 20,000 records);

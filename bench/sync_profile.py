@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import collections
 import functools
-import json
 import os
 import sys
 import time
@@ -23,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 from bench.live_server import LiveServer  # noqa: E402
-from bench.sync_ingest import enroll_tablets, make_batches, raw_sqlite_rate  # noqa: E402
+from bench.sync_ingest import enroll_tablets, make_batches, raw_sqlite_rate, stored  # noqa: E402
 
 spent: collections.Counter = collections.Counter()
 
@@ -51,6 +50,7 @@ def main() -> None:
     token = enroll_tablets(server, 1)[0]
 
     from server import create_app
+    from server.warmup import warm_up
     from server.records import services as records
     from server.sync import routes, services
 
@@ -60,10 +60,11 @@ def main() -> None:
                          (records, "_grid"), (routes, "json_body"), (routes, "jsonify"), (routes.services, "push")]:
         timed(module, name)
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{server.instance / 'wangge.db'}"})
+    warm_up(app)  # as gunicorn.conf.py does for every worker
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     batches = make_batches(args.records, 500)
-    bodies = [json.dumps({"mutations": batch}) for batch in batches]
+    bodies = [('{"mutations":[' + ",".join(batch) + "]}").encode() for batch in stored(batches)]  # as the tablet
     per_push, start = [], time.perf_counter()
     for body in bodies:
         began = time.perf_counter()
