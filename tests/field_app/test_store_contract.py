@@ -246,3 +246,26 @@ def test_sqlite_store_is_wal_full_sync_migrated_and_survives_reopening(tmp_path)
     again = SQLiteRepository(path)
     assert [json.loads(m.body)["record_id"] for m in again.outbox()] == [new().id]
     again.close()
+
+
+def test_sqlite_acknowledges_unedited_records_in_bulk_and_edited_ones_one_by_one(tmp_path):
+    """The bulk path recognises "nothing edited since the submit" by the stored text; an edit sends that record
+    down the general path, and both end the same as in every other repository."""
+    store = SQLiteRepository(tmp_path / "store.sqlite")
+    try:
+        plain, edited = new("77777777-7777-4777-8777-777777777777"), new("88888888-8888-4888-8888-888888888888")
+        store.submit(plain, NOW)
+        store.submit(edited, NOW)
+        store.save_draft(new(edited.id, **{**mediation(), "summary": "又改了"}), NOW + timedelta(seconds=5))
+        bulk = []
+        store._db.set_trace_callback(lambda sql: bulk.append(sql) if "state = 'uploaded'" in sql else None)
+        sent = [item for item in store.outbox()]
+        results = [{"mutation_id": m.mutation_id, "record_id": m.record_id, "status": "applied", "version": 1}
+                   for m in sent]
+        store.apply_push_results(sent, results, NOW, {"integrity"})
+        store._db.set_trace_callback(None)
+        assert len(bulk) == 1 and plain.id in bulk[0]  # one row through the bulk UPDATE: the unedited record
+        assert store.get_record(plain.id).state == UPLOADED
+        assert store.get_record(edited.id).state == DRAFT and store.get_record(edited.id).fields["summary"] == "又改了"
+    finally:
+        store.close()
