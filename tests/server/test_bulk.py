@@ -68,3 +68,28 @@ def test_the_quick_sqlite_datetime_text_is_sqlalchemys(moment):
 def test_the_quick_sqlite_datetime_text_of_dates_and_nulls_is_sqlalchemys():
     assert sqlite_datetime(None) is None
     assert sqlite_datetime(date(2026, 11, 27)) == _SQLITE_DATETIME(date(2026, 11, 27)) == "2026-11-27 00:00:00.000000"
+
+
+def test_sqlite_rows_beyond_one_statements_parameters_go_in_several_statements_in_order(tmp_path):
+    """Rows go in as multi-row INSERTs of as many rows as SQLite takes parameters for: with the limit lowered
+    to 20 (three audit rows of six columns a statement), ten rows still all go in, in order."""
+    import sqlite3
+
+    from server import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'bulk.db'}", "TESTING": True})
+    with app.app_context():
+        db.create_all()
+        statements = []
+        connection = db.session.connection()
+        connection.connection.dbapi_connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 20)
+        connection.connection.dbapi_connection.set_trace_callback(statements.append)
+        insert_rows(AuditEvent.__table__, [{"at": AT, "user_id": None, "device_id": None, "action": "many",
+                                            "record_id": f"r-{n}", "detail": {"n": n}} for n in range(10)])
+        connection.connection.dbapi_connection.set_trace_callback(None)
+        db.session.commit()
+        rows = db.session.execute(db.select(AuditEvent.record_id, AuditEvent.detail).order_by(AuditEvent.id)).all()
+        assert [(record_id, detail["n"]) for record_id, detail in rows] == [(f"r-{n}", n) for n in range(10)]
+        assert len([sql for sql in statements if sql.startswith("INSERT INTO audit_events")]) == 4  # 3+3+3+1
+        db.session.remove()
+        db.engine.dispose()
