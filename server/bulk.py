@@ -12,8 +12,6 @@ from __future__ import annotations
 import functools
 import itertools
 import sqlite3
-import operator
-
 from datetime import datetime
 
 from sqlalchemy import JSON, Table, insert
@@ -21,15 +19,6 @@ from sqlalchemy.dialects import sqlite
 
 from . import jsontext
 from .extensions import db
-
-
-def insert_rows(table: Table, rows: list[dict]) -> None:
-    """INSERT the rows (dicts with the same keys, covering every column without a generated value)."""
-    if not rows:
-        return
-    names = tuple(rows[0])
-    getter = operator.itemgetter(*names)
-    insert_tuples(table, names, [getter(row) for row in rows] if len(names) > 1 else [(getter(row),) for row in rows])
 
 
 def insert_tuples(table: Table, names: tuple[str, ...], rows: list[tuple]) -> None:
@@ -95,7 +84,7 @@ def _require_complete(table: Table, names: tuple[str, ...]) -> None:
                and not (column.primary_key and column.autoincrement in (True, "auto"))
                and (column.default is not None or column.server_default is not None or not column.nullable)]
     if missing:
-        raise ValueError(f"insert_rows into {table.name} needs values for {', '.join(missing)}")
+        raise ValueError(f"insert_tuples into {table.name} needs values for {', '.join(missing)}")
 
 
 @functools.lru_cache(maxsize=64)

@@ -129,9 +129,6 @@ class PreparedCreate:
     builds 500 of them; dicts cost more to make and to take apart again)."""
 
     record_id: str
-    grid_code: str
-    received_at: datetime
-    device_id: int | None
     record: tuple  # values of RECORD_COLUMNS
     change: tuple  # values of CHANGE_COLUMNS
     attachments: list[str]
@@ -154,8 +151,7 @@ def prepare_create(*, record_id: str, category_key: str, grid_code: str, values:
               now, now, actor.user_id, actor.device_id, 0)
     change = (record_id, info.code, mutation_id, seq, body_sha256, _diff({}, ordinary),
               _diff({}, secret) if secret else None, 1, "create", now, actor.user_id, actor.device_id, None)
-    return PreparedCreate(record_id, info.code, now, actor.device_id, record, change,
-                          list(dict.fromkeys(category.attachments(loaded))))
+    return PreparedCreate(record_id, record, change, list(dict.fromkeys(category.attachments(loaded))))
 
 
 def existing_record_ids(record_ids: list[str]) -> set[str]:
@@ -165,7 +161,7 @@ def existing_record_ids(record_ids: list[str]) -> set[str]:
 
 
 def insert_prepared(prepared: list[PreparedCreate]) -> None:
-    """Write prepared creates with one executemany per table (records, history (the change log), photo links)."""
+    """Write prepared creates with one bulk insert per table (records, history (the change log), photo links)."""
     if not prepared:
         return
     lock_for_writing()

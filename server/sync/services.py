@@ -195,10 +195,10 @@ def _write(valid: list[Item], actor: Actor, scope, known: dict[str, Acknowledged
             known[item.mutation_id] = Acknowledged.of(item, actor)
             pending.append(item)
         else:
-            _forget(_insert_creates(pending, actor, careful), known, taken)  # an update may need an earlier create
+            _forget(_insert_creates(pending, careful), known, taken)  # an update may need an earlier create
             pending = []
             _update(item, actor, scope, known)
-    _forget(_insert_creates(pending, actor, careful), known, taken)
+    _forget(_insert_creates(pending, careful), known, taken)
 
 
 def _forget(failed: list[Item], known: dict[str, Acknowledged], taken: set[str]) -> None:
@@ -245,16 +245,17 @@ def _answer(item: Item, status: str, version: int, outcome=None) -> dict:
     return result
 
 
-def _insert_creates(pending: list[Item], actor: Actor, careful: bool) -> list[Item]:
-    """Store answered creates; returns those that failed (only in careful mode: otherwise the error propagates)."""
+def _insert_creates(pending: list[Item], careful: bool) -> list[Item]:
+    """Store answered creates; returns those that failed (only in careful mode: otherwise the error propagates).
+    A create needs no sync_mutations row: the first version of its record is its acknowledgement."""
     if not careful:
-        _insert_prepared(pending, actor)
+        insert_prepared([item.prepared for item in pending])
         return []
     failed = []
     for item in pending:
         savepoint = db.session.begin_nested()
         try:
-            _insert_prepared([item], actor)
+            insert_prepared([item.prepared])
             savepoint.commit()
         except IntegrityError:
             savepoint.rollback()
@@ -263,12 +264,6 @@ def _insert_creates(pending: list[Item], actor: Actor, careful: bool) -> list[It
             item.result = _rejected(item.raw, {"_": ["could not be stored; send it again later"]},
                                     "The server could not store this mutation; send it again later.", retry=True)
     return failed
-
-
-def _insert_prepared(items: list[Item], actor: Actor) -> None:
-    """Creates need no sync_mutations row: the first version of each record is its acknowledgement."""
-    if items:
-        insert_prepared([item.prepared for item in items])
 
 
 MUTATION_COLUMNS = ("mutation_id", "device_id", "user_id", "seq", "record_id", "op", "body_sha256", "status",

@@ -1,4 +1,4 @@
-"""insert_rows stores exactly what SQLAlchemy's insert(table) stores, on both backends."""
+"""insert_tuples stores exactly what SQLAlchemy's insert(table) stores, on both backends."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
@@ -8,12 +8,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import insert, text
 
-from server.bulk import _SQLITE_DATETIME, insert_rows, sqlite_datetime
+from server.bulk import _SQLITE_DATETIME, insert_tuples, sqlite_datetime
 from server.extensions import db
 from server.records.models import AuditEvent
 from server.timeutil import aware
 
 AT = datetime(2026, 11, 27, 8, 30, 15, 123456, tzinfo=timezone.utc)
+
+
+def insert_rows(table, rows: list[dict]) -> None:
+    """The dicts that Core's insert takes, handed to insert_tuples as tuples of their keys' columns."""
+    names = tuple(rows[0]) if rows else ()
+    insert_tuples(table, names, [tuple(row[name] for name in names) for row in rows])
 
 
 def _rows(action: str) -> list[dict]:
